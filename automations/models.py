@@ -1,0 +1,224 @@
+"""Automations (trigger → frequency limit → ordered actions) and their history.
+
+`Event` is the outbox: one row per thing that happened, written in the transaction of the state
+change. `Run` is one automation handling one event (unique per pair); `RunAction` is what each of
+its actions did. The dispatching engine lives in `automations.services` / `automations.jobs`.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from .triggers import Frequency, Trigger
+
+
+class ActionKind(models.TextChoices):
+    SEND_EMAIL = "send_email", _("Send email to customer")
+    CREATE_TASK = "create_task", _("Create a task")
+    MOVE_CARD = "move_card", _("Move card on workflow")
+
+
+class Automation(models.Model):
+    Trigger = Trigger
+    Frequency = Frequency
+
+    name = models.CharField(_("name"), max_length=200)
+    trigger = models.CharField(_("trigger"), max_length=30, choices=Trigger.choices)
+    frequency = models.CharField(
+        _("limit frequency"), max_length=30, choices=Frequency.choices, default=Frequency.UNLIMITED
+    )
+    is_active = models.BooleanField(_("active"), default=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("created by"),
+    )
+
+    class Meta:
+        verbose_name = _("automation")
+        verbose_name_plural = _("automations")
+        ordering = ["name", "pk"]
+        indexes = [models.Index(fields=["trigger", "is_active"], name="automation_trigger_active_idx")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(name=""), name="automation_name_not_empty"),
+            models.CheckConstraint(condition=Q(trigger__in=Trigger.values), name="automation_trigger_valid"),
+            models.CheckConstraint(condition=Q(frequency__in=Frequency.values), name="automation_frequency_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Action(models.Model):
+    """One step of an automation. Which fields matter depends on `kind` (see automations.actions)."""
+
+    Kind = ActionKind
+
+    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="actions", verbose_name=_("automation"))
+    position = models.PositiveIntegerField(_("position"), default=0)
+    kind = models.CharField(_("action"), max_length=20, choices=ActionKind.choices)
+    # send_email
+    subject = models.CharField(_("subject"), max_length=300, blank=True)
+    body = models.TextField(_("body"), blank=True, max_length=20_000)
+    sender_name = models.CharField(_("sender name"), max_length=100, blank=True)
+    reply_to = models.EmailField(_("reply-to"), blank=True)
+    # create_task
+    title = models.CharField(_("task title"), max_length=300, blank=True)
+    description = models.TextField(_("task description"), blank=True, max_length=10_000)
+    due_in_days = models.PositiveIntegerField(_("due in (days)"), null=True, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("assignee"), help_text=_("Leave empty to give the task to the whole team."),
+    )
+    # move_card
+    step = models.ForeignKey(
+        "workflows.Step", on_delete=models.PROTECT, null=True, blank=True, related_name="actions",
+        verbose_name=_("workflow step"),
+    )
+
+    class Meta:
+        verbose_name = _("action")
+        verbose_name_plural = _("actions")
+        ordering = ["automation", "position", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=ActionKind.values), name="action_kind_valid"),
+            models.CheckConstraint(
+                condition=~Q(kind="send_email") | (~Q(subject="") & ~Q(body="")),
+                name="action_email_has_subject_and_body",
+            ),
+            models.CheckConstraint(condition=~Q(kind="create_task") | ~Q(title=""), name="action_task_has_title"),
+            models.CheckConstraint(
+                condition=(Q(kind="move_card") & Q(step__isnull=False)) | (~Q(kind="move_card") & Q(step__isnull=True)),
+                name="action_step_only_for_move_card",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.position + 1}. {self.get_kind_display()}"
+
+    def clean(self) -> None:
+        from .actions import ACTIONS
+
+        ACTIONS[self.kind].clean_settings(self)
+
+
+class Event(models.Model):
+    """The outbox: written in the same transaction as the state change it records."""
+
+    kind = models.CharField(_("trigger"), max_length=30, choices=Trigger.choices)
+    invoice = models.ForeignKey(
+        "invoices.Invoice", on_delete=models.PROTECT, null=True, blank=True, related_name="events",
+        verbose_name=_("invoice"),
+    )
+    recurring = models.ForeignKey(
+        "invoices.RecurringPayment", on_delete=models.PROTECT, null=True, blank=True, related_name="events",
+        verbose_name=_("recurring payment"),
+    )
+    contact = models.ForeignKey("invoices.Contact", on_delete=models.PROTECT, related_name="events", verbose_name=_("contact"))
+    # Makes an event that must happen once (an invoice overdue for a due date) unique.
+    key = models.CharField(_("key"), max_length=100, unique=True, null=True, blank=True)
+    occurred_at = models.DateTimeField(_("occurred"), db_index=True)
+    dispatched_at = models.DateTimeField(_("dispatched"), null=True, blank=True)
+    enqueued_at = models.DateTimeField(_("enqueued"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        ordering = ["-occurred_at", "-pk"]
+        indexes = [
+            # The sweeper looks only at events not yet dispatched.
+            models.Index(fields=["occurred_at"], condition=Q(dispatched_at__isnull=True), name="event_undispatched_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=Trigger.values), name="event_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(invoice__isnull=False) | Q(recurring__isnull=False), name="event_has_subject"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.invoice or self.recurring}"
+
+
+class RunStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    SKIPPED = "skipped", _("Skipped")
+    FAILED = "failed", _("Failed")
+
+
+class Run(models.Model):
+    Status = RunStatus
+
+    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="runs", verbose_name=_("automation"))
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="runs", verbose_name=_("event"))
+    contact = models.ForeignKey("invoices.Contact", on_delete=models.PROTECT, related_name="+", verbose_name=_("contact"))
+    status = models.CharField(_("status"), max_length=10, choices=RunStatus.choices, default=RunStatus.PENDING)
+    reason = models.CharField(_("reason"), max_length=300, blank=True, help_text=_("Why the run was skipped."))
+    error = models.TextField(_("error"), blank=True)
+    # Set when the run passed a "once per contact" limit: unique, so two workers cannot both pass.
+    gate_key = models.CharField(_("frequency key"), max_length=100, unique=True, null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("run")
+        verbose_name_plural = _("runs")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["automation", "contact", "status"], name="run_automation_contact_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["automation", "event"], name="run_one_per_automation_event"),
+            models.CheckConstraint(condition=Q(status__in=RunStatus.values), name="run_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.automation.name} · {self.event}"
+
+
+class RunActionStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    SUCCEEDED = "succeeded", _("Done")
+    SKIPPED = "skipped", _("Skipped")
+    FAILED = "failed", _("Failed")
+    UNKNOWN = "unknown", _("Unknown (may have been sent)")
+
+
+class RunAction(models.Model):
+    Status = RunActionStatus
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="results", verbose_name=_("run"))
+    action = models.ForeignKey(Action, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("action"))
+    position = models.PositiveIntegerField(_("position"))
+    kind = models.CharField(_("action"), max_length=20, choices=ActionKind.choices)
+    status = models.CharField(_("status"), max_length=10, choices=RunActionStatus.choices, default=RunActionStatus.PENDING)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, unique=True)
+    task = models.ForeignKey("tasks.Task", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("task"))
+    card = models.ForeignKey("workflows.Card", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("card"))
+    email_to = models.EmailField(_("sent to"), blank=True)
+    message_id = models.CharField(_("message id"), max_length=300, blank=True)
+    email_status = models.CharField(_("delivery status"), max_length=30, blank=True)
+    detail = models.TextField(_("detail"), blank=True)
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("action result")
+        verbose_name_plural = _("action results")
+        ordering = ["run", "position"]
+        indexes = [models.Index(fields=["message_id"], name="runaction_message_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "position"], name="runaction_one_per_run_position"),
+            models.CheckConstraint(condition=Q(status__in=RunActionStatus.values), name="runaction_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.get_status_display()}"

@@ -1,0 +1,543 @@
+"""Every state change of contacts, invoices, payments and recurring plans.
+
+Each function is keyword-only, runs in one transaction, guards its transition with a
+compare-and-swap (`filter(pk=…, status=…).update(…)` and go on only if one row changed) and
+announces what happened with a signal from `invoices.signals` inside that transaction. A change the
+rules do not allow raises `DomainError` with a message for the person who tried.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import signals
+from .errors import DomainError
+from .models import (
+    Contact,
+    Interval,
+    Invoice,
+    InvoiceSequence,
+    InvoiceStatus,
+    LineItem,
+    Payment,
+    PaymentMethod,
+    RecurringPayment,
+    RecurringStatus,
+)
+from .validators import validate_currency
+
+OPEN_STATUSES = (InvoiceStatus.SENT, InvoiceStatus.OVERDUE)
+
+
+def _now(now: dt.datetime | None) -> dt.datetime:
+    return now or timezone.now()
+
+
+def business_today(now: dt.datetime | None = None) -> dt.date:
+    """Today's date in the business time zone (settings.TIME_ZONE)."""
+    return timezone.localdate(_now(now))
+
+
+def _validation_message(exc: ValidationError) -> str:
+    if hasattr(exc, "message_dict"):
+        return " ".join(f"{msg}" for msgs in exc.message_dict.values() for msg in msgs)
+    return " ".join(exc.messages)
+
+
+def _full_clean(obj: Any, *, exclude: Iterable[str] = ()) -> None:
+    try:
+        obj.full_clean(exclude=list(exclude), validate_constraints=False)
+    except ValidationError as exc:
+        raise DomainError(_validation_message(exc)) from None
+
+
+def to_money(value: Any, *, field: str = "amount") -> Decimal:
+    """A positive amount with at most two decimals, or DomainError (never NaN, never a float)."""
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise DomainError(_("%(value)s is not an amount.") % {"value": value}, field=field) from None
+    if not amount.is_finite():
+        raise DomainError(_("%(value)s is not an amount.") % {"value": value}, field=field)
+    if amount <= 0:
+        raise DomainError(_("The amount must be greater than zero."), field=field)
+    if amount != amount.quantize(Decimal("0.01")):
+        raise DomainError(_("Amounts can have at most two decimal places."), field=field)
+    if amount >= Decimal("1e12"):
+        raise DomainError(_("The amount is too large."), field=field)
+    return amount
+
+
+# --- Contacts ---------------------------------------------------------------------------------
+
+
+def create_contact(*, name: str, email: str = "", phone: str = "", company: str = "", language: str = "en") -> Contact:
+    contact = Contact(name=name.strip(), email=email.strip(), phone=phone.strip(), company=company.strip(), language=language)
+    _full_clean(contact)
+    contact.save()
+    return contact
+
+
+# --- Numbering --------------------------------------------------------------------------------
+
+
+def reserve_invoice_numbers(*, year: int, count: int = 1) -> list[str]:
+    """Reserve `count` consecutive numbers of `year` ("2026-0001", …) in one atomic statement.
+
+    An upsert bumps the year's counter and returns the new value, so two invoices created at the
+    same moment (two transactions, two workers) can never get the same or a skipped number: the
+    second waits on the row lock of the first.
+    """
+    table = InvoiceSequence._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (year, last_number) VALUES (%s, %s) "
+            f"ON CONFLICT (year) DO UPDATE SET last_number = {table}.last_number + EXCLUDED.last_number "
+            f"RETURNING last_number",
+            [year, count],
+        )
+        last = cursor.fetchone()[0]
+    return [f"{year}-{n:04d}" for n in range(last - count + 1, last + 1)]
+
+
+# --- Invoices ---------------------------------------------------------------------------------
+
+
+def _build_items(invoice: Invoice, items: Iterable[Mapping[str, Any] | LineItem]) -> list[LineItem]:
+    built = []
+    for position, item in enumerate(items):
+        if isinstance(item, LineItem):
+            line = item
+            line.invoice = invoice
+        else:
+            try:
+                line = LineItem(
+                    invoice=invoice,
+                    description=str(item.get("description", "")).strip(),
+                    quantity=Decimal(str(item.get("quantity", "1"))),
+                    unit_price=Decimal(str(item.get("unit_price", ""))),
+                    tax_rate=Decimal(str(item.get("tax_rate", "0") or "0")),
+                )
+            except (InvalidOperation, ValueError):
+                raise DomainError(_("Line %(n)d: quantity, price and tax rate must be numbers.") % {"n": position + 1}) from None
+        line.position = position
+        try:
+            line.full_clean(exclude=["invoice"], validate_constraints=False)
+        except ValidationError as exc:
+            raise DomainError(_("Line %(n)d: %(error)s") % {"n": position + 1, "error": _validation_message(exc)}) from None
+        for name in ("quantity", "unit_price", "tax_rate"):
+            if not getattr(line, name).is_finite():
+                raise DomainError(_("Line %(n)d: quantity, price and tax rate must be numbers.") % {"n": position + 1})
+        if line.tax_rate > 100:
+            raise DomainError(_("Line %(n)d: the tax rate cannot be more than 100%%.") % {"n": position + 1})
+        built.append(line)
+    return built
+
+
+def _apply_totals(invoice: Invoice, items: list[LineItem]) -> None:
+    invoice.subtotal, invoice.tax_total, invoice.total = invoice.compute_totals(items)
+    if invoice.total >= Decimal("1e12"):
+        raise DomainError(_("The invoice total is too large."))
+
+
+def create_invoice(
+    *,
+    contact: Contact,
+    items: Iterable[Mapping[str, Any] | LineItem] = (),
+    issue_date: dt.date | None = None,
+    due_date: dt.date | None = None,
+    currency: str | None = None,
+    notes: str = "",
+    by=None,
+    now: dt.datetime | None = None,
+    recurring: RecurringPayment | None = None,
+    period_start: dt.date | None = None,
+) -> Invoice:
+    """A new draft invoice with its line items and the next number of its issue year."""
+    issue_date = issue_date or business_today(now)
+    due_date = due_date or issue_date + dt.timedelta(days=settings.DEFAULT_PAYMENT_TERMS_DAYS)
+    currency = (currency or settings.DEFAULT_CURRENCY).strip().upper()
+    invoice = Invoice(
+        contact=contact, issue_date=issue_date, due_date=due_date, currency=currency, notes=notes,
+        created_by=by, recurring=recurring, period_start=period_start,
+    )
+    _check_invoice_fields(invoice)
+    with transaction.atomic():
+        lines = _build_items(invoice, items)
+        _apply_totals(invoice, lines)
+        invoice.number = reserve_invoice_numbers(year=issue_date.year)[0]
+        invoice.save()
+        for line in lines:
+            line.invoice = invoice
+        LineItem.objects.bulk_create(lines)
+    return invoice
+
+
+def _check_invoice_fields(invoice: Invoice) -> None:
+    if invoice.due_date < invoice.issue_date:
+        raise DomainError(_("The due date cannot be before the issue date."), field="due_date")
+    try:
+        validate_currency(invoice.currency)
+    except ValidationError as exc:
+        raise DomainError(_validation_message(exc), field="currency") from None
+    _full_clean(invoice, exclude=["number", "contact", "recurring", "created_by"])
+
+
+def update_draft_invoice(
+    *,
+    invoice: Invoice,
+    items: Iterable[Mapping[str, Any] | LineItem] | None = None,
+    **fields: Any,
+) -> Invoice:
+    """Change a draft's contact, dates, currency, notes or line items (all replaced when given)."""
+    allowed = {"contact", "issue_date", "due_date", "currency", "notes"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise TypeError(f"update_draft_invoice() cannot change {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if locked.status != InvoiceStatus.DRAFT:
+            raise DomainError(_("Only a draft can be edited; invoice %(number)s is %(status)s.") % {
+                "number": locked.number, "status": locked.get_status_display()})
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        if "currency" in fields:
+            locked.currency = (locked.currency or "").strip().upper()
+        _check_invoice_fields(locked)
+        if items is not None:
+            lines = _build_items(locked, items)
+            locked.items.all().delete()
+            LineItem.objects.bulk_create(lines)
+        else:
+            lines = list(locked.items.all())
+        _apply_totals(locked, lines)
+        locked.save()
+    _refresh(invoice, locked)
+    return invoice
+
+
+def recalculate_invoice(*, invoice: Invoice) -> Invoice:
+    """Store the totals of a draft's current line items (after the admin edited them inline)."""
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if locked.status != InvoiceStatus.DRAFT:
+            raise DomainError(_("The line items of a sent invoice cannot change."))
+        _apply_totals(locked, list(locked.items.all()))
+        locked.save(update_fields=["subtotal", "tax_total", "total"])
+    _refresh(invoice, locked)
+    return invoice
+
+
+def _refresh(target: Invoice | RecurringPayment, source: Invoice | RecurringPayment) -> None:
+    """Copy the fields of the locked, saved copy onto the caller's object."""
+    for field in source._meta.concrete_fields:
+        setattr(target, field.attname, getattr(source, field.attname))
+
+
+def _transition_refused(invoice: Invoice, action: str) -> DomainError:
+    current = Invoice.objects.filter(pk=invoice.pk).values_list("status", flat=True).first()
+    status = InvoiceStatus(current).label if current else _("deleted")
+    return DomainError(
+        _("Invoice %(number)s cannot be %(action)s: it is %(status)s.") % {
+            "number": invoice.number, "action": action, "status": status}
+    )
+
+
+def send_invoice(*, invoice: Invoice, by=None, now: dt.datetime | None = None) -> Invoice:
+    """draft → sent. Fires `invoice_sent`. The email itself is the automations' business."""
+    now = _now(now)
+    with transaction.atomic():
+        if not invoice.items.exists():
+            raise DomainError(_("Invoice %(number)s has no line items; add at least one before sending it.") % {
+                "number": invoice.number})
+        changed = Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.DRAFT).update(
+            status=InvoiceStatus.SENT, sent_at=now
+        )
+        if changed != 1:
+            raise _transition_refused(invoice, _("sent"))
+        invoice.refresh_from_db()
+        signals.invoice_sent.send(sender=Invoice, invoice=invoice, by=by, now=now)
+    return invoice
+
+
+def record_payment(
+    *,
+    invoice: Invoice,
+    amount: Decimal | str | int,
+    date: dt.date | None = None,
+    method: str = PaymentMethod.BANK_TRANSFER,
+    reference: str = "",
+    by=None,
+    now: dt.datetime | None = None,
+) -> Payment:
+    """Record a (partial) payment of a sent or overdue invoice; the one that covers it makes it paid.
+
+    The invoice row is locked first, so two payments recorded at the same moment are added up one
+    after the other: together they can never exceed the balance, and only one of them fires `paid`.
+    """
+    now = _now(now)
+    amount = to_money(amount)
+    date = date or business_today(now)
+    if method not in PaymentMethod.values:
+        raise DomainError(_("%(method)s is not a payment method.") % {"method": method}, field="method")
+    if "\n" in reference or "\r" in reference:
+        raise DomainError(_("The reference cannot contain line breaks."), field="reference")
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if locked.status not in OPEN_STATUSES:
+            raise _transition_refused(locked, _("paid"))
+        if amount > locked.balance:
+            raise DomainError(
+                _("%(amount)s is more than the %(balance)s %(currency)s still due on invoice %(number)s.") % {
+                    "amount": amount, "balance": locked.balance, "currency": locked.currency, "number": locked.number},
+                field="amount",
+            )
+        payment = Payment.objects.create(
+            invoice=locked, amount=amount, date=date, method=method, reference=reference.strip(), created_by=by
+        )
+        fully_paid = amount == locked.balance
+        updates: dict[str, Any] = {"amount_paid": F("amount_paid") + amount}
+        if fully_paid:
+            updates.update(status=InvoiceStatus.PAID, paid_at=now)
+        changed = Invoice.objects.filter(pk=locked.pk, status=locked.status).update(**updates)
+        if changed != 1:  # pragma: no cover - the row lock makes this impossible
+            raise _transition_refused(locked, _("paid"))
+        locked.refresh_from_db()
+        payment.invoice = locked
+        signals.payment_recorded.send(sender=Invoice, invoice=locked, payment=payment, by=by, now=now)
+        if fully_paid:
+            signals.invoice_paid.send(sender=Invoice, invoice=locked, payment=payment, by=by, now=now)
+    _refresh(invoice, locked)
+    return payment
+
+
+def void_invoice(*, invoice: Invoice, by=None, now: dt.datetime | None = None) -> Invoice:
+    """draft, sent or overdue → void, when nothing has been paid on it."""
+    now = _now(now)
+    with transaction.atomic():
+        changed = Invoice.objects.filter(
+            pk=invoice.pk, status__in=[InvoiceStatus.DRAFT, *OPEN_STATUSES], amount_paid=0
+        ).update(status=InvoiceStatus.VOID, voided_at=now)
+        if changed != 1:
+            current = Invoice.objects.filter(pk=invoice.pk).first()
+            if current and current.status in OPEN_STATUSES and current.amount_paid > 0:
+                raise DomainError(_("Invoice %(number)s cannot be voided: payments of %(paid)s %(currency)s are recorded on it.") % {
+                    "number": current.number, "paid": current.amount_paid, "currency": current.currency})
+            raise _transition_refused(invoice, _("voided"))
+        invoice.refresh_from_db()
+        signals.invoice_voided.send(sender=Invoice, invoice=invoice, by=by, now=now)
+    return invoice
+
+
+@dataclass(frozen=True)
+class OverdueInvoice:
+    id: int
+    contact_id: int
+    due_date: dt.date
+
+
+def mark_overdue(*, now: dt.datetime | None = None, batch_size: int = 5000) -> int:
+    """Every sent invoice whose due date has passed (in the business time zone) becomes overdue.
+
+    Set-based and in batches: each batch is one `UPDATE … RETURNING` in its own transaction, with
+    `invoices_overdue` sent for exactly the rows it flipped, so memory stays flat however many
+    invoices there are. Two scans at the same moment cannot flip a row twice: the outer
+    `status = 'sent'` is checked again on the locked row, and the loser's UPDATE skips it.
+    Returns how many invoices were marked.
+    """
+    now = _now(now)
+    today = business_today(now)
+    table = Invoice._meta.db_table
+    sql = (
+        f"UPDATE {table} SET status = %s, overdue_at = %s "
+        f"WHERE status = %s AND id IN ("
+        f"  SELECT id FROM {table} WHERE status = %s AND due_date < %s ORDER BY id LIMIT %s"
+        f") RETURNING id, contact_id, due_date"
+    )
+    marked = 0
+    while True:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [InvoiceStatus.OVERDUE, now, InvoiceStatus.SENT, InvoiceStatus.SENT, today, batch_size])
+                rows = cursor.fetchall()
+            if rows:
+                flipped = [OverdueInvoice(id=r[0], contact_id=r[1], due_date=_as_date(r[2])) for r in rows]
+                signals.invoices_overdue.send(sender=Invoice, invoices=flipped, now=now)
+        marked += len(rows)
+        if len(rows) < batch_size:
+            return marked
+
+
+def _as_date(value: Any) -> dt.date:
+    # SQLite returns dates from a raw cursor as text.
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+
+# --- Recurring payments -----------------------------------------------------------------------
+
+STEP = {
+    Interval.WEEKLY: lambda n: relativedelta(weeks=n),
+    Interval.MONTHLY: lambda n: relativedelta(months=n),
+    Interval.YEARLY: lambda n: relativedelta(years=n),
+}
+
+
+def period_start(plan: RecurringPayment, n: int) -> dt.date:
+    """The start of the plan's n-th period (0-based), counted from the start date so that a plan
+    starting on the 31st bills on the last day of shorter months and the 31st again after."""
+    return plan.start_date + STEP[plan.interval](n)
+
+
+def create_recurring(
+    *,
+    contact: Contact,
+    description: str,
+    amount: Decimal | str,
+    start_date: dt.date,
+    interval: str = Interval.MONTHLY,
+    end_date: dt.date | None = None,
+    currency: str | None = None,
+    tax_rate: Decimal | str = "0",
+    payment_terms_days: int | None = None,
+    by=None,
+) -> RecurringPayment:
+    plan = RecurringPayment(
+        contact=contact, description=description.strip(), amount=to_money(amount), start_date=start_date,
+        interval=interval, end_date=end_date, currency=(currency or settings.DEFAULT_CURRENCY).strip().upper(),
+        tax_rate=Decimal(str(tax_rate)),
+        payment_terms_days=settings.DEFAULT_PAYMENT_TERMS_DAYS if payment_terms_days is None else payment_terms_days,
+        created_by=by,
+    )
+    if end_date and end_date < start_date:
+        raise DomainError(_("The end date cannot be before the start date."), field="end_date")
+    _full_clean(plan, exclude=["contact", "created_by"])
+    plan.save()
+    return plan
+
+
+def _plan_refused(plan: RecurringPayment, action: str) -> DomainError:
+    current = RecurringPayment.objects.filter(pk=plan.pk).values_list("status", flat=True).first()
+    status = RecurringStatus(current).label if current else _("deleted")
+    return DomainError(_("The recurring payment cannot be %(action)s: it is %(status)s.") % {
+        "action": action, "status": status})
+
+
+def start_recurring(*, plan: RecurringPayment, by=None, now: dt.datetime | None = None) -> RecurringPayment:
+    """scheduled → active. Starting before the start date starts it today. Fires
+    `recurring_started`, then issues the first period's invoice (which fires `invoice_sent`)."""
+    _start(plan, by=by, now=_now(now))
+    return plan
+
+
+def _start(plan: RecurringPayment, *, by, now: dt.datetime) -> int:
+    """Start the plan and issue its due invoices; returns how many were issued."""
+    today = business_today(now)
+    with transaction.atomic():
+        locked = RecurringPayment.objects.select_for_update().get(pk=plan.pk)
+        start = min(locked.start_date, today)
+        if locked.end_date and locked.end_date < start:
+            raise DomainError(_("The recurring payment cannot start: its end date has passed."))
+        changed = RecurringPayment.objects.filter(pk=plan.pk, status=RecurringStatus.SCHEDULED).update(
+            status=RecurringStatus.ACTIVE, started_at=now, start_date=start, next_date=start
+        )
+        if changed != 1:
+            raise _plan_refused(plan, _("started"))
+        locked.refresh_from_db()
+        signals.recurring_started.send(sender=RecurringPayment, plan=locked, by=by, now=now)
+        issued = _issue_due_periods(locked, now=now)
+    _refresh(plan, locked)
+    return issued
+
+
+def cancel_recurring(*, plan: RecurringPayment, by=None, now: dt.datetime | None = None) -> RecurringPayment:
+    """scheduled or active → canceled; no further invoices. Fires `recurring_canceled`."""
+    now = _now(now)
+    with transaction.atomic():
+        changed = RecurringPayment.objects.filter(
+            pk=plan.pk, status__in=[RecurringStatus.SCHEDULED, RecurringStatus.ACTIVE]
+        ).update(status=RecurringStatus.CANCELED, canceled_at=now)
+        if changed != 1:
+            raise _plan_refused(plan, _("canceled"))
+        plan.refresh_from_db()
+        signals.recurring_canceled.send(sender=RecurringPayment, plan=plan, by=by, now=now)
+    return plan
+
+
+def _issue_due_periods(plan: RecurringPayment, *, now: dt.datetime) -> int:
+    """Issue and send the invoice of every period of an active plan that has begun by today.
+
+    Each period advances `next_date` with a compare-and-swap on its old value, and the invoice is
+    unique per (plan, period start): two schedulers running at once issue each period once.
+    """
+    today = business_today(now)
+    issued = 0
+    while True:
+        with transaction.atomic():
+            plan.refresh_from_db()
+            if plan.status != RecurringStatus.ACTIVE or plan.next_date is None:
+                return issued
+            start = plan.next_date
+            if plan.end_date and start > plan.end_date:
+                # The last period has been invoiced: the plan is finished.
+                if RecurringPayment.objects.filter(pk=plan.pk, status=RecurringStatus.ACTIVE, next_date=start).update(
+                    status=RecurringStatus.ENDED, ended_at=now
+                ):
+                    plan.refresh_from_db()
+                    signals.recurring_ended.send(sender=RecurringPayment, plan=plan, by=None, now=now)
+                return issued
+            if start > today:
+                return issued
+            following = period_start(plan, plan.periods_issued + 1)
+            advanced = RecurringPayment.objects.filter(
+                pk=plan.pk, status=RecurringStatus.ACTIVE, next_date=start
+            ).update(next_date=following, periods_issued=F("periods_issued") + 1)
+            if advanced != 1:
+                continue  # another scheduler took this period; look again
+            try:
+                with transaction.atomic():
+                    invoice = create_invoice(
+                        contact=plan.contact,
+                        items=[{"description": plan.description, "quantity": 1, "unit_price": plan.amount,
+                                "tax_rate": plan.tax_rate}],
+                        issue_date=today, due_date=today + dt.timedelta(days=plan.payment_terms_days),
+                        currency=plan.currency, now=now, recurring=plan, period_start=start,
+                    )
+            except IntegrityError:
+                continue  # already issued for this period
+            send_invoice(invoice=invoice, now=now)
+            issued += 1
+
+
+def issue_recurring_invoices(*, now: dt.datetime | None = None) -> int:
+    """The recurring schedule's pass: start plans whose start date has come, issue every due
+    period's invoice, end plans past their end date. Safe to run twice at once. Returns the
+    number of invoices issued."""
+    now = _now(now)
+    today = business_today(now)
+    issued = 0
+    for plan in RecurringPayment.objects.filter(status=RecurringStatus.SCHEDULED, start_date__lte=today).iterator():
+        try:
+            issued += _start(plan, by=None, now=now)  # issues its first invoice too
+        except DomainError:
+            continue  # started or canceled meanwhile by someone else
+    due = RecurringPayment.objects.filter(
+        Q(next_date__lte=today) | Q(end_date__isnull=False, next_date__gt=F("end_date")),
+        status=RecurringStatus.ACTIVE,
+    )
+    for plan in due.iterator():
+        issued += _issue_due_periods(plan, now=now)
+    return issued

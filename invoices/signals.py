@@ -1,0 +1,23 @@
+"""What happened to invoices and recurring payments, announced by the services.
+
+Each signal is sent inside the service's transaction, after the change is written, so a receiver
+that writes to the database (the automations outbox) commits or rolls back with the change.
+Receivers get keyword arguments only; `now` is the service's clock.
+"""
+
+from django.dispatch import Signal
+
+# invoice, by, now
+invoice_sent = Signal()
+# invoice, payment, by, now
+invoice_paid = Signal()
+# invoice, payment, by, now — every payment, also partial ones
+payment_recorded = Signal()
+# invoice, by, now
+invoice_voided = Signal()
+# invoices: list[OverdueInvoice] (id, contact_id, due_date) flipped in one set-based pass, now
+invoices_overdue = Signal()
+# plan, by, now
+recurring_started = Signal()
+recurring_canceled = Signal()
+recurring_ended = Signal()

@@ -1,0 +1,74 @@
+"""Small builders and the three users every access test needs (the healthchecks way):
+an owner (superuser), a staff member with the model permissions, and an outsider (no staff)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import Permission, User
+
+from invoices import services
+from invoices.models import Contact, Invoice, RecurringPayment
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_owner(username: str = "owner") -> User:
+    return User.objects.create_superuser(username, f"{username}@example.com", PASSWORD)
+
+
+def make_staff(username: str = "staff") -> User:
+    user = User.objects.create_user(username, f"{username}@example.com", PASSWORD, is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label__in=["invoices", "tasks", "workflows", "automations"])
+    )
+    return user
+
+
+def make_outsider(username: str = "outsider") -> User:
+    return User.objects.create_user(username, f"{username}@example.com", PASSWORD)
+
+
+_counter = 0
+
+
+def make_contact(**overrides: Any) -> Contact:
+    global _counter
+    _counter += 1
+    fields = {"name": f"Ada Lovelace {_counter}", "email": f"ada{_counter}@example.com", "company": "Analytical Ltd"}
+    fields.update(overrides)
+    return services.create_contact(**fields)
+
+
+def make_invoice(*, status: str = "draft", items: list[dict] | None = None, **overrides: Any) -> Invoice:
+    """A draft invoice (one line of 100.00 + 19% tax unless `items` says otherwise), then moved to
+    `status` through the services, as a user would."""
+    if "contact" not in overrides:
+        overrides["contact"] = make_contact()
+    if items is None:
+        items = [{"description": "Consulting", "quantity": "1", "unit_price": "100.00", "tax_rate": "19"}]
+    invoice = services.create_invoice(items=items, **overrides)
+    if status in ("sent", "paid", "overdue"):
+        services.send_invoice(invoice=invoice)
+    if status == "paid":
+        services.record_payment(invoice=invoice, amount=invoice.balance)
+    if status == "overdue":
+        assert invoice.due_date < dt.date.today() - dt.timedelta(days=1), "give an overdue invoice a past due_date"
+        services.mark_overdue()
+        invoice.refresh_from_db()
+    if status == "void":
+        services.void_invoice(invoice=invoice)
+    return invoice
+
+
+def make_plan(**overrides: Any) -> RecurringPayment:
+    fields: dict[str, Any] = {
+        "description": "Monthly support", "amount": Decimal("50.00"), "start_date": dt.date.today(),
+        "interval": "monthly",
+    }
+    fields.update(overrides)
+    if "contact" not in fields:
+        fields["contact"] = make_contact()
+    return services.create_recurring(**fields)

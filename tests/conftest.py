@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+
+@pytest.fixture
+def postgres_only():
+    """For tests of real concurrency: SQLite serialises every writer, so they prove nothing there."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (real concurrent transactions); run with DATABASE_URL=postgres://…")
