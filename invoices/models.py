@@ -10,7 +10,8 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -143,7 +144,11 @@ class Invoice(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.number or _("New invoice")
+        return self.number or str(_("New invoice"))
+
+    def clean(self) -> None:
+        if self.issue_date and self.due_date and self.due_date < self.issue_date:
+            raise ValidationError({"due_date": _("The due date cannot be before the issue date.")})
 
     @property
     def balance(self) -> Decimal:
@@ -183,7 +188,7 @@ class LineItem(models.Model):
     )
     tax_rate = models.DecimalField(
         _("tax rate (%)"), max_digits=5, decimal_places=2, default=Decimal("0"),
-        validators=[MinValueValidator(Decimal("0"))],
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
     )
 
     class Meta:
@@ -263,7 +268,7 @@ class RecurringPayment(models.Model):
     amount = models.DecimalField(_("amount"), **MONEY, validators=[MinValueValidator(Decimal("0.01"))])
     tax_rate = models.DecimalField(
         _("tax rate (%)"), max_digits=5, decimal_places=2, default=Decimal("0"),
-        validators=[MinValueValidator(Decimal("0"))],
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
     )
     currency = models.CharField(_("currency"), max_length=3, validators=[validate_currency])
     interval = models.CharField(_("interval"), max_length=10, choices=Interval.choices, default=Interval.MONTHLY)
@@ -303,3 +308,7 @@ class RecurringPayment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.description} · {self.contact.name}"
+
+    def clean(self) -> None:
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            raise ValidationError({"end_date": _("The end date cannot be before the start date.")})

@@ -36,7 +36,6 @@ from .models import (
     RecurringPayment,
     RecurringStatus,
 )
-from .validators import validate_currency
 
 OPEN_STATUSES = (InvoiceStatus.SENT, InvoiceStatus.OVERDUE)
 
@@ -57,10 +56,12 @@ def _validation_message(exc: ValidationError) -> str:
 
 
 def _full_clean(obj: Any, *, exclude: Iterable[str] = ()) -> None:
+    """The model's own validation (field validators and clean()), as a DomainError naming the field."""
     try:
         obj.full_clean(exclude=list(exclude), validate_constraints=False)
     except ValidationError as exc:
-        raise DomainError(_validation_message(exc)) from None
+        fields = list(getattr(exc, "message_dict", {}))
+        raise DomainError(_validation_message(exc), field=fields[0] if len(fields) == 1 else None) from None
 
 
 def to_money(value: Any, *, field: str = "amount") -> Decimal:
@@ -188,12 +189,6 @@ def create_invoice(
 
 
 def _check_invoice_fields(invoice: Invoice) -> None:
-    if invoice.due_date < invoice.issue_date:
-        raise DomainError(_("The due date cannot be before the issue date."), field="due_date")
-    try:
-        validate_currency(invoice.currency)
-    except ValidationError as exc:
-        raise DomainError(_validation_message(exc), field="currency") from None
     _full_clean(invoice, exclude=["number", "contact", "recurring", "created_by"])
 
 
@@ -422,8 +417,6 @@ def create_recurring(
         payment_terms_days=settings.DEFAULT_PAYMENT_TERMS_DAYS if payment_terms_days is None else payment_terms_days,
         created_by=by,
     )
-    if end_date and end_date < start_date:
-        raise DomainError(_("The end date cannot be before the start date."), field="end_date")
     _full_clean(plan, exclude=["contact", "created_by"])
     plan.save()
     return plan
