@@ -6,9 +6,10 @@ engine's job and is added to these classes by the engine.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
@@ -24,22 +25,71 @@ class ActionError(Exception):
         self.permanent = permanent
 
 
+# Every settings field of the Action row, whichever kind uses it.
+SETTINGS_FIELDS: tuple[str, ...] = (
+    "subject", "body", "sender_name", "reply_to", "title", "description", "due_in_days", "assignee", "step",
+)
+# A task due further out than this is a typo, and `today + timedelta(days=n)` overflows long before
+# the database column does.
+MAX_DUE_IN_DAYS = 3650
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def _value(action: ActionRow, name: str) -> Any:
+    # Foreign keys are read by id: no query, and no DoesNotExist for a row deleted meanwhile.
+    field = action._meta.get_field(name)
+    return getattr(action, field.attname)
+
+
 class Action:
     kind: str
     label: str
     # Fields of the Action row this kind uses; the others must stay empty.
     fields: tuple[str, ...] = ()
     required: tuple[str, ...] = ()
+    # Fields that end up in a single-line place (an email header, a list) and so cannot hold a line break.
+    single_line: tuple[str, ...] = ()
 
     @classmethod
     def clean_settings(cls, action: ActionRow) -> None:
-        errors = {}
+        """Raise a ValidationError keyed by field name for every setting this kind does not accept."""
+        errors: dict[str, list[ValidationError]] = {}
+
+        def add(name: str, error: ValidationError) -> None:
+            errors.setdefault(name, []).append(error)
+
         for name in cls.required:
-            value = getattr(action, name if name != "step" else "step_id")
-            if value in (None, ""):
-                errors[name] = ValidationError(_("This field is required for this action."), code="required")
+            value = _value(action, name)
+            if _is_empty(value) or (isinstance(value, str) and not value.strip()):
+                add(name, ValidationError(_("This field is required for this action."), code="required_for_action"))
+        for name in SETTINGS_FIELDS:
+            if name not in cls.fields and not _is_empty(_value(action, name)):
+                add(name, ValidationError(
+                    _("This action does not use this field; leave it empty."), code="not_used"))
+        for name in cls.single_line:
+            value = _value(action, name)
+            if isinstance(value, str) and ("\n" in value or "\r" in value):
+                add(name, ValidationError(_("This field cannot contain line breaks."), code="line_break"))
+        # A TextField's max_length is enforced only by forms; check it here for every other caller.
+        for name in cls.fields:
+            field = action._meta.get_field(name)
+            value = _value(action, name)
+            if (field.get_internal_type() == "TextField" and field.max_length
+                    and isinstance(value, str) and len(value) > field.max_length):
+                add(name, ValidationError(
+                    _("Ensure this value has at most %(limit_value)d characters (it has %(show_value)d)."),
+                    code="max_length", params={"limit_value": field.max_length, "show_value": len(value)},
+                ))
+        cls.clean_kind_settings(action, add)
         if errors:
             raise ValidationError(errors)
+
+    @classmethod
+    def clean_kind_settings(cls, action: ActionRow, add) -> None:
+        """Checks of one kind beyond required/unused fields; report each with add(field, error)."""
 
 
 class SendEmail(Action):
@@ -47,6 +97,18 @@ class SendEmail(Action):
     label = _("Send email to customer")
     fields = ("subject", "body", "sender_name", "reply_to")
     required = ("subject", "body")
+    single_line = ("subject", "sender_name", "reply_to")
+
+    @classmethod
+    def clean_kind_settings(cls, action: ActionRow, add) -> None:
+        if action.reply_to and "\n" not in action.reply_to and "\r" not in action.reply_to:
+            try:
+                validate_email(action.reply_to)
+            except ValidationError:
+                add("reply_to", ValidationError(_("Enter one valid email address."), code="invalid_reply_to"))
+            else:
+                if "," in action.reply_to or ";" in action.reply_to:
+                    add("reply_to", ValidationError(_("Enter one valid email address."), code="invalid_reply_to"))
 
 
 class CreateTask(Action):
@@ -54,6 +116,19 @@ class CreateTask(Action):
     label = _("Create a task")
     fields = ("title", "description", "due_in_days", "assignee")
     required = ("title",)
+    single_line = ("title",)
+
+    @classmethod
+    def clean_kind_settings(cls, action: ActionRow, add) -> None:
+        days = action.due_in_days
+        if isinstance(days, int) and not isinstance(days, bool):
+            if days < 0:
+                add("due_in_days", ValidationError(_("The number of days cannot be negative."), code="negative_days"))
+            elif days > MAX_DUE_IN_DAYS:
+                add("due_in_days", ValidationError(
+                    _("A task can be due at most %(max)d days later."), code="too_many_days",
+                    params={"max": MAX_DUE_IN_DAYS},
+                ))
 
 
 class MoveCard(Action):

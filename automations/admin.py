@@ -1,3 +1,202 @@
-from django.contrib import admin
+"""Admin for automations and their history.
 
-# Register your models here.
+Automations are saved through automations.services (one set of rules for every way in), switched
+on and off with admin actions, never by editing `is_active`. Events, runs and action results are
+history: they can be read, not added or changed, and only superusers may delete them.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from invoices.errors import DomainError
+from workflows.admin import ServiceErrorsMixin
+
+from . import services
+from .forms import ActionInlineForm, ActionInlineFormSet, AutomationAdminForm
+from .models import Action, Automation, Event, Run, RunAction
+
+
+class ActionInline(admin.StackedInline):
+    model = Action
+    form = ActionInlineForm
+    formset = ActionInlineFormSet
+    ordering = ["position", "pk"]
+    extra = 0
+    min_num = 1
+    fieldsets = [
+        (None, {"fields": ["kind", "position"]}),
+        (_("Send email to customer"), {"fields": ["subject", "body", "sender_name", "reply_to"]}),
+        (_("Create a task"), {"fields": ["title", "description", "due_in_days", "assignee"]}),
+        (_("Move card on workflow"), {"fields": ["step"]}),
+    ]
+
+
+@admin.register(Automation)
+class AutomationAdmin(ServiceErrorsMixin, admin.ModelAdmin):
+    form = AutomationAdminForm
+    inlines = [ActionInline]
+    list_display = ["name", "trigger", "frequency", "is_active", "action_count", "updated_at"]
+    list_filter = ["is_active", "trigger", "frequency"]
+    search_fields = ["name"]
+    fields = ["name", "trigger", "frequency", "is_active", "created_by", "created_at", "updated_at"]
+    # Switched on and off with the actions below (services.set_automation_active).
+    readonly_fields = ["is_active", "created_by", "created_at", "updated_at"]
+    actions = ["switch_on", "switch_off"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(action_count=Count("actions"))
+
+    @admin.display(description=_("actions"), ordering="action_count")
+    def action_count(self, automation: Automation) -> int:
+        return automation.action_count
+
+    def save_model(self, request, obj: Automation, form, change: bool) -> None:
+        # Saved with its actions in save_related, by the services, in one go.
+        pass
+
+    def save_related(self, request, form, formsets, change: bool) -> None:
+        formset = next((f for f in formsets if isinstance(f, ActionInlineFormSet)), None)
+        fields = {name: form.cleaned_data[name] for name in ("name", "trigger", "frequency")}
+        # Without the inline (no permission on actions) the actions stay as they are.
+        actions = {} if formset is None else {"actions": formset.action_dicts()}
+        if change:
+            automation = services.update_automation(automation=form.instance, by=request.user, **fields, **actions)
+        else:
+            automation = services.create_automation(actions=actions.get("actions", []), by=request.user, **fields)
+        for field in Automation._meta.concrete_fields:
+            setattr(form.instance, field.attname, getattr(automation, field.attname))
+        if formset is not None:
+            # The actions are replaced as a whole; record them as such in the history.
+            formset.new_objects = list(automation.actions.all()) if not change else []
+            formset.changed_objects = []
+            formset.deleted_objects = []
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        message = super().construct_change_message(request, form, formsets, add)
+        if not add and any(f.has_changed() for f in formsets):
+            message.append({"changed": {"fields": [str(_("actions"))]}})
+        return message
+
+    def delete_model(self, request, obj: Automation) -> None:
+        services.delete_automation(automation=obj, by=request.user)
+
+    def delete_queryset(self, request, queryset: QuerySet[Automation]) -> None:
+        for automation in queryset:
+            services.delete_automation(automation=automation, by=request.user)
+
+    def _switch(self, request: HttpRequest, queryset: QuerySet[Automation], active: bool) -> None:
+        switched = 0
+        for automation in queryset:
+            try:
+                services.set_automation_active(automation=automation, active=active, by=request.user)
+            except DomainError as exc:
+                self.message_user(request, exc.message, level=messages.ERROR)
+            else:
+                switched += 1
+        if switched:
+            message = (
+                ngettext("%(count)d automation switched on.", "%(count)d automations switched on.", switched)
+                if active
+                else ngettext("%(count)d automation switched off.", "%(count)d automations switched off.", switched)
+            )
+            self.message_user(request, message % {"count": switched}, level=messages.SUCCESS)
+
+    @admin.action(description=_("Switch on"), permissions=["change"])
+    def switch_on(self, request: HttpRequest, queryset: QuerySet[Automation]) -> None:
+        self._switch(request, queryset, True)
+
+    @admin.action(description=_("Switch off"), permissions=["change"])
+    def switch_off(self, request: HttpRequest, queryset: QuerySet[Automation]) -> None:
+        self._switch(request, queryset, False)
+
+
+# --- History: read-only -----------------------------------------------------------------------
+
+
+class HistoryAdminMixin:
+    """Written by the engine only: readable, never added or edited here; superusers may delete."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+
+class HistoryInline(HistoryAdminMixin, admin.TabularInline):
+    extra = 0
+    show_change_link = True
+    can_delete = False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class RunInline(HistoryInline):
+    model = Run
+    fields = ["automation", "status", "reason", "created_at", "finished_at"]
+    readonly_fields = fields
+    ordering = ["-created_at"]
+
+
+class RunActionInline(HistoryInline):
+    model = RunAction
+    fields = ["position", "kind", "status", "email_to", "email_status", "task", "card", "error", "attempts"]
+    readonly_fields = fields
+    ordering = ["position"]
+
+
+class DispatchedFilter(admin.SimpleListFilter):
+    title = _("dispatched")
+    parameter_name = "dispatched"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes")), ("no", _("No, not yet"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(dispatched_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(dispatched_at__isnull=True)
+        return queryset
+
+
+@admin.register(Event)
+class EventAdmin(HistoryAdminMixin, admin.ModelAdmin):
+    list_display = ["occurred_at", "kind", "contact", "invoice", "recurring", "dispatched_at"]
+    list_filter = ["kind", DispatchedFilter, "occurred_at"]
+    search_fields = ["contact__name", "contact__email", "invoice__number", "key"]
+    date_hierarchy = "occurred_at"
+    list_select_related = ["contact", "invoice", "recurring__contact"]
+    inlines = [RunInline]
+
+
+@admin.register(Run)
+class RunAdmin(HistoryAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "automation", "contact", "event_kind", "status", "reason", "attempts", "finished_at"]
+    list_filter = ["status", "automation", "event__kind", "created_at"]
+    search_fields = ["automation__name", "contact__name", "contact__email", "reason", "error", "event__invoice__number"]
+    date_hierarchy = "created_at"
+    list_select_related = ["automation", "contact", "event"]
+    inlines = [RunActionInline]
+
+    @admin.display(description=_("trigger"), ordering="event__kind")
+    def event_kind(self, run: Run) -> str:
+        return run.event.get_kind_display()
+
+
+@admin.register(RunAction)
+class RunActionAdmin(HistoryAdminMixin, admin.ModelAdmin):
+    list_display = ["run", "position", "kind", "status", "email_to", "email_status", "attempts", "updated_at"]
+    list_filter = ["status", "kind", "email_status"]
+    search_fields = ["message_id", "email_to", "idempotency_key", "run__automation__name", "run__contact__name"]
+    date_hierarchy = "created_at"
+    list_select_related = ["run__automation", "run__event__invoice", "run__event__recurring__contact"]

@@ -103,7 +103,9 @@ class Action(models.Model):
     def clean(self) -> None:
         from .actions import ACTIONS
 
-        ACTIONS[self.kind].clean_settings(self)
+        action_class = ACTIONS.get(self.kind)
+        if action_class is not None:  # an unknown kind is reported by the field's own validation
+            action_class.clean_settings(self)
 
 
 class Event(models.Model):

@@ -11,9 +11,10 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Round
 from django.utils.translation import gettext_lazy as _
 
 from .validators import validate_currency, validate_no_line_breaks
@@ -97,7 +98,8 @@ class Invoice(models.Model):
     issue_date = models.DateField(_("issue date"))
     due_date = models.DateField(_("due date"))
     currency = models.CharField(_("currency"), max_length=3, validators=[validate_currency])
-    notes = models.TextField(_("notes"), blank=True, max_length=10_000)
+    # TextField's max_length only sizes the form widget: the validator makes full_clean enforce it.
+    notes = models.TextField(_("notes"), blank=True, max_length=10_000, validators=[MaxLengthValidator(10_000)])
     # Cached sums, written only by services (recalculate_invoice, record_payment) so lists,
     # the dashboard and the overdue scan can filter and add up in SQL.
     subtotal = models.DecimalField(_("subtotal"), **MONEY, default=Decimal("0"))
@@ -135,7 +137,8 @@ class Invoice(models.Model):
             models.CheckConstraint(condition=Q(total__gte=0), name="invoice_total_not_negative"),
             models.CheckConstraint(condition=Q(amount_paid__gte=0), name="invoice_paid_not_negative"),
             models.CheckConstraint(condition=Q(amount_paid__lte=F("total")), name="invoice_no_overpayment"),
-            models.CheckConstraint(condition=Q(total=F("subtotal") + F("tax_total")), name="invoice_total_adds_up"),
+            # Rounded: SQLite adds decimals as binary floats (779.90 + 148.18 != 928.08 there).
+            models.CheckConstraint(condition=Q(total=Round(F("subtotal") + F("tax_total"), 2)), name="invoice_total_adds_up"),
             # One invoice per period of a recurring plan, however often the scheduler runs.
             models.UniqueConstraint(
                 fields=["recurring", "period_start"], condition=Q(recurring__isnull=False),

@@ -76,11 +76,27 @@ def to_money(value: Any, *, field: str = "amount") -> Decimal:
         raise DomainError(_("%(value)s is not an amount.") % {"value": value}, field=field)
     if amount <= 0:
         raise DomainError(_("The amount must be greater than zero."), field=field)
-    if amount != amount.quantize(Decimal("0.01")):
-        raise DomainError(_("Amounts can have at most two decimal places."), field=field)
     if amount >= Decimal("1e12"):
         raise DomainError(_("The amount is too large."), field=field)
+    if amount.normalize().as_tuple().exponent < -2:
+        raise DomainError(_("Amounts can have at most two decimal places."), field=field)
     return amount
+
+
+def to_rate(value: Any, *, field: str = "tax_rate") -> Decimal:
+    """A tax rate in percent, 0 to 100."""
+    try:
+        rate = Decimal(str(value if value not in (None, "") else "0").strip())
+    except (InvalidOperation, ValueError):
+        raise DomainError(_("The tax rate must be a number."), field=field) from None
+    if not rate.is_finite() or not 0 <= rate <= 100:
+        raise DomainError(_("The tax rate must be between 0 and 100."), field=field)
+    return rate
+
+
+def db_datetime(value: dt.datetime) -> Any:
+    """A datetime as the database stores it, for raw SQL (SQLite keeps naive UTC text)."""
+    return connection.ops.adapt_datetimefield_value(value)
 
 
 # --- Contacts ---------------------------------------------------------------------------------
@@ -208,6 +224,12 @@ def update_draft_invoice(
         if locked.status != InvoiceStatus.DRAFT:
             raise DomainError(_("Only a draft can be edited; invoice %(number)s is %(status)s.") % {
                 "number": locked.number, "status": locked.get_status_display()})
+        new_issue = fields.get("issue_date")
+        if new_issue is not None and new_issue.year != locked.issue_date.year:
+            # The number belongs to the issue year's unbroken sequence.
+            raise DomainError(_("Invoice %(number)s is numbered in %(year)d; its issue date must stay in %(year)d. "
+                                "Create a new invoice for %(new)d instead.") % {
+                "number": locked.number, "year": locked.issue_date.year, "new": new_issue.year}, field="issue_date")
         for name, value in fields.items():
             setattr(locked, name, value)
         if "currency" in fields:
@@ -256,13 +278,17 @@ def send_invoice(*, invoice: Invoice, by=None, now: dt.datetime | None = None) -
     """draft → sent. Fires `invoice_sent`. The email itself is the automations' business."""
     now = _now(now)
     with transaction.atomic():
-        if not invoice.items.exists():
+        # Lock first, so line items cannot be removed between the check and the send.
+        locked = Invoice.objects.select_for_update().filter(pk=invoice.pk).first()
+        if locked is None or locked.status != InvoiceStatus.DRAFT:
+            raise _transition_refused(invoice, _("sent"))
+        if not locked.items.exists():
             raise DomainError(_("Invoice %(number)s has no line items; add at least one before sending it.") % {
                 "number": invoice.number})
         changed = Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.DRAFT).update(
             status=InvoiceStatus.SENT, sent_at=now
         )
-        if changed != 1:
+        if changed != 1:  # pragma: no cover - the row lock makes this impossible
             raise _transition_refused(invoice, _("sent"))
         invoice.refresh_from_db()
         signals.invoice_sent.send(sender=Invoice, invoice=invoice, by=by, now=now)
@@ -305,7 +331,8 @@ def record_payment(
             invoice=locked, amount=amount, date=date, method=method, reference=reference.strip(), created_by=by
         )
         fully_paid = amount == locked.balance
-        updates: dict[str, Any] = {"amount_paid": F("amount_paid") + amount}
+        # Added in Python under the row lock: exact, where SQLite would add binary floats.
+        updates: dict[str, Any] = {"amount_paid": locked.amount_paid + amount}
         if fully_paid:
             updates.update(status=InvoiceStatus.PAID, paid_at=now)
         changed = Invoice.objects.filter(pk=locked.pk, status=locked.status).update(**updates)
@@ -367,7 +394,7 @@ def mark_overdue(*, now: dt.datetime | None = None, batch_size: int = 5000) -> i
     while True:
         with transaction.atomic():
             with connection.cursor() as cursor:
-                cursor.execute(sql, [InvoiceStatus.OVERDUE, now, InvoiceStatus.SENT, InvoiceStatus.SENT, today, batch_size])
+                cursor.execute(sql, [InvoiceStatus.OVERDUE, db_datetime(now), InvoiceStatus.SENT, InvoiceStatus.SENT, today, batch_size])
                 rows = cursor.fetchall()
             if rows:
                 flipped = [OverdueInvoice(id=r[0], contact_id=r[1], due_date=_as_date(r[2])) for r in rows]
@@ -413,7 +440,7 @@ def create_recurring(
     plan = RecurringPayment(
         contact=contact, description=description.strip(), amount=to_money(amount), start_date=start_date,
         interval=interval, end_date=end_date, currency=(currency or settings.DEFAULT_CURRENCY).strip().upper(),
-        tax_rate=Decimal(str(tax_rate)),
+        tax_rate=to_rate(tax_rate),
         payment_terms_days=settings.DEFAULT_PAYMENT_TERMS_DAYS if payment_terms_days is None else payment_terms_days,
         created_by=by,
     )
@@ -442,8 +469,6 @@ def _start(plan: RecurringPayment, *, by, now: dt.datetime) -> int:
     with transaction.atomic():
         locked = RecurringPayment.objects.select_for_update().get(pk=plan.pk)
         start = min(locked.start_date, today)
-        if locked.end_date and locked.end_date < start:
-            raise DomainError(_("The recurring payment cannot start: its end date has passed."))
         changed = RecurringPayment.objects.filter(pk=plan.pk, status=RecurringStatus.SCHEDULED).update(
             status=RecurringStatus.ACTIVE, started_at=now, start_date=start, next_date=start
         )

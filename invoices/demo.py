@@ -1,0 +1,639 @@
+"""The demo business and the benchmark data set behind `manage.py load_demo`.
+
+`load_demo()` builds a small, realistic business (two users, contacts, invoices in every status,
+payments, recurring payments, a "Collections" board, tasks and example automations) through the
+services, exactly as a user would, so signals and outbox rows come out as in real use. It is
+idempotent: every object has a natural key (username, contact email, workflow / task / automation
+name) and is created only when it is missing, so a second run creates nothing.
+
+`load_bulk()` adds N invoices fast for benchmarks. It bypasses the services on purpose (see there).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import Permission, User
+from django.db import reset_queries, transaction
+from django.utils import timezone
+
+from . import services
+from .models import (
+    CENT,
+    Contact,
+    Invoice,
+    InvoiceStatus,
+    LineItem,
+    Payment,
+    PaymentMethod,
+    RecurringPayment,
+    quantize_money,
+)
+
+DEMO_PASSWORD = "demo"
+DEMO_ADMIN = "demo"
+DEMO_MEMBER = "sam"
+
+Progress = Callable[[int], Any]
+
+
+def _no_progress(n: int = 1) -> None:
+    return None
+
+
+# --- The demo business ------------------------------------------------------------------------
+
+# key, name, email, company, language, phone. Addresses use the reserved `.example` top-level
+# domain (RFC 2606): an automation switched on by mistake can never reach a real person.
+CONTACTS: list[tuple[str, str, str, str, str, str]] = [
+    ("anna", "Anna Schmidt", "anna.schmidt@schmidt-architektur.example", "Schmidt Architektur", "de", "+49 30 5550123"),
+    ("jonas", "Jonas Weber", "j.weber@weber-bau.example", "Weber Bau GmbH", "de", "+49 89 5550456"),
+    ("lena", "Lena Fischer", "lena@fischer-design.example", "Fischer Design", "de", ""),
+    ("markus", "Markus Becker", "markus.becker@post.example", "", "de", "+49 171 5550789"),
+    ("sophie", "Sophie Wagner", "buchhaltung@wagner-logistik.example", "Wagner Logistik AG", "de", "+49 40 5550321"),
+    ("felix", "Felix Hoffmann", "felix.hoffmann@post.example", "", "de", ""),
+    ("claudia", "Claudia Schäfer", "c.schaefer@praxis-schaefer.example", "Praxis Dr. Schäfer", "de", "+49 221 5550654"),
+    # No email address: the overdue reminder skips him, someone has to call.
+    ("thomas", "Thomas Koch", "", "Bäckerei Koch", "de", "+49 351 5550987"),
+    ("katrin", "Katrin Richter", "k.richter@richter-consulting.example", "Richter Consulting", "de", ""),
+    ("lukas", "Lukas Meyer", "lukas.meyer@meyer-it.example", "Meyer IT-Service", "de", "+49 711 5550246"),
+    ("hannah", "Hannah Schulz", "hannah.schulz@post.example", "", "de", ""),
+    ("emily", "Emily Carter", "emily@carter-studio.example", "Carter Studio Ltd", "en", "+44 20 7946 0123"),
+    ("james", "James Wilson", "accounts@wilson-partners.example", "Wilson & Partners", "en", "+44 161 496 0456"),
+    ("olivia", "Olivia Brown", "olivia.brown@mail.example", "", "en", ""),
+    ("daniel", "Daniel Murphy", "dan@murphy-events.example", "Murphy Events", "en", "+353 1 555 0789"),
+    ("sarah", "Sarah Johnson", "sarah.johnson@northwind.example", "Northwind Traders", "en", ""),
+    ("michael", "Michael Evans", "m.evans@evans-legal.example", "Evans Legal LLP", "en", "+44 29 2018 0321"),
+    ("grace", "Grace Taylor", "grace@taylor-bakes.example", "Taylor Bakes", "en", ""),
+    ("ben", "Ben Roberts", "ben@roberts-photo.example", "", "en", ""),
+    ("chloe", "Chloe Martin", "chloe.martin@bluebird.example", "Bluebird Café", "en", "+44 117 496 0654"),
+]
+
+# English description, German description, unit price, largest quantity.
+CATALOGUE: list[tuple[str, str, str, int]] = [
+    ("Website design", "Webdesign", "1200.00", 1),
+    ("Consulting (per hour)", "Beratung (pro Stunde)", "95.00", 8),
+    ("Logo design", "Logogestaltung", "450.00", 1),
+    ("Hosting (monthly)", "Hosting (monatlich)", "19.90", 3),
+    ("Maintenance package", "Wartungspaket", "149.00", 1),
+    ("Photography (half day)", "Fotografie (halber Tag)", "380.00", 2),
+    ("Copywriting (per page)", "Texterstellung (pro Seite)", "85.00", 5),
+    ("SEO audit", "SEO-Analyse", "690.00", 1),
+    ("Workshop (full day)", "Workshop (ganzer Tag)", "1450.00", 1),
+    ("Travel expenses", "Reisekosten", "64.50", 2),
+    ("Flyer printing (500 copies)", "Flyerdruck (500 Stück)", "129.00", 2),
+    ("Software licence (yearly)", "Softwarelizenz (jährlich)", "240.00", 1),
+]
+
+# Who owes money: the overdue invoices go to these contacts (Jonas twice, for the
+# "once per contact every 24 hours" limit), so the cards and tasks below have a reason.
+OVERDUE_CONTACTS = ["thomas", "jonas", "jonas", "emily", "markus", "grace", "daniel", "lukas", "olivia", "felix"]
+
+# description, contact, amount, tax rate, start (days from today), what happens to it
+PLANS: list[tuple[str, str, str, str, int, str]] = [
+    ("Website maintenance (monthly)", "lena", "149.00", "19", -20, "active"),
+    ("Newsletter service (monthly)", "james", "39.00", "0", -40, "canceled"),
+    ("Support retainer (monthly)", "sophie", "250.00", "19", 10, "scheduled"),
+]
+
+WORKFLOW = "Collections"
+WORKFLOW_STEPS = ["New", "Reminded", "Called", "Paid"]
+CARDS: list[tuple[str, str]] = [
+    ("emily", "New"), ("markus", "New"), ("daniel", "New"),
+    ("jonas", "Reminded"), ("grace", "Reminded"),
+    ("thomas", "Called"),
+    ("anna", "Paid"),
+]
+
+# title, description, assignee (None = the team), contact, days until due, done
+TASKS: list[tuple[str, str, str | None, str | None, int | None, bool]] = [
+    ("Call Thomas Koch about his overdue invoice", "No email address on file: call the bakery in the morning.",
+     DEMO_MEMBER, "thomas", 1, False),
+    ("Remind Jonas Weber of two open invoices", "", DEMO_ADMIN, "jonas", 0, False),
+    ("Prepare the quarterly VAT return", "Collect all paid invoices of the quarter for the tax adviser.",
+     None, None, 12, False),
+    ("Update the price list for next year", "", None, None, None, False),
+    ("Check the bank statement for incoming payments", "", DEMO_MEMBER, None, -2, True),
+    ("Send the welcome pack to Sophie Wagner", "", DEMO_ADMIN, "sophie", -5, True),
+]
+
+OVERDUE_REMINDER = "Overdue reminder"
+THANK_YOU = "Thank you for your payment"
+MOVE_TO_PAID = "Move paid customers to Paid"
+AUTOMATION_NAMES = [OVERDUE_REMINDER, THANK_YOU, MOVE_TO_PAID]
+
+
+def _automations(paid_step) -> list[dict[str, Any]]:
+    business = settings.BUSINESS_NAME
+    reply_to = "billing@my-business.example"
+    return [
+        {
+            "name": OVERDUE_REMINDER, "trigger": "invoice_overdue", "frequency": "once_per_contact_24h",
+            "actions": [{
+                "kind": "send_email", "subject": "Invoice {{ invoice.number }} is overdue",
+                "body": (
+                    "Hello {{ contact.first_name }},\n\n"
+                    "our invoice {{ invoice.number }} over {{ invoice.amount_due }} was due on "
+                    "{{ invoice.due_date }} and is still open. You can see it here: {{ invoice.link }}\n\n"
+                    "If you have paid it in the meantime, please ignore this email.\n\n"
+                    f"Kind regards\n{business}"
+                ),
+                "sender_name": business, "reply_to": reply_to,
+            }],
+        },
+        {
+            "name": THANK_YOU, "trigger": "invoice_paid", "frequency": "unlimited",
+            "actions": [{
+                "kind": "send_email", "subject": "Thank you for paying invoice {{ invoice.number }}",
+                "body": (
+                    "Hello {{ contact.first_name }},\n\n"
+                    "thank you: we have received your payment for invoice {{ invoice.number }}.\n\n"
+                    f"Kind regards\n{business}"
+                ),
+                "sender_name": business, "reply_to": reply_to,
+            }],
+        },
+        {
+            "name": MOVE_TO_PAID, "trigger": "invoice_paid", "frequency": "unlimited",
+            "actions": [{"kind": "move_card", "step": paid_step}],
+        },
+    ]
+
+
+@dataclass
+class InvoicePlan:
+    """One demo invoice: what it is, and what happens to it after it is created."""
+
+    contact: str
+    issue: dt.date
+    due: dt.date
+    items: list[dict[str, str]]
+    send: bool = False
+    # (date, share of the total or None for "the rest")
+    payments: list[tuple[dt.date, Decimal | None]] = field(default_factory=list)
+    void_on: dt.date | None = None
+
+
+def _items(rng: random.Random, language: str, company: str) -> list[dict[str, str]]:
+    # German customers and private ones pay German VAT; foreign businesses get reverse charge.
+    tax = "19" if language == "de" or not company else "0"
+    lines = []
+    for en, de, price, most in rng.sample(CATALOGUE, rng.randint(1, 4)):
+        lines.append({
+            "description": de if language == "de" else en,
+            "quantity": str(rng.randint(1, most)),
+            "unit_price": price,
+            "tax_rate": "7" if tax == "19" and "Flyer" in en else tax,
+        })
+    return lines
+
+
+def invoice_plans(today: dt.date, rng: random.Random) -> list[InvoicePlan]:
+    """About 60 invoices over the last 90 days: draft, sent, overdue, paid, partly paid, void."""
+    contacts = {key: (language, company) for key, _n, _e, company, language, _p in CONTACTS}
+    keys = list(contacts)
+    plans: list[InvoicePlan] = []
+
+    def new(contact: str, issue_ago: int, terms: int = 14) -> InvoicePlan:
+        issue = today - dt.timedelta(days=issue_ago)
+        plan = InvoicePlan(contact=contact, issue=issue, due=issue + dt.timedelta(days=terms),
+                           items=_items(rng, *contacts[contact]))
+        plans.append(plan)
+        return plan
+
+    def day(plan: InvoicePlan, after: int) -> dt.date:
+        return min(plan.issue + dt.timedelta(days=after), today)
+
+    for _ in range(10):  # drafts being written
+        new(rng.choice(keys), rng.randint(0, 5))
+    for _ in range(12):  # sent, not due yet
+        terms = rng.choice([14, 14, 30])
+        new(rng.choice(keys), rng.randint(0, terms - 2), terms).send = True
+    for contact in OVERDUE_CONTACTS:  # sent, due date passed
+        plan = new(contact, rng.randint(20, 90))
+        plan.send = True
+    for i in range(20):  # paid in full, some in two instalments, some late
+        plan = new("anna" if i == 0 else rng.choice(keys), rng.randint(5, 90))
+        plan.send = True
+        age = (today - plan.issue).days
+        if i % 7 == 0 and age >= 4:
+            plan.payments = [(day(plan, 2), Decimal("0.5")), (day(plan, rng.randint(3, age)), None)]
+        else:
+            plan.payments = [(day(plan, rng.randint(1, min(age, 24))), None)]
+    for issue_ago in (rng.randint(3, 10), rng.randint(3, 10)):  # partly paid, not due yet
+        plan = new(rng.choice(keys), issue_ago)
+        plan.send = True
+        plan.payments = [(day(plan, 2), Decimal("0.4"))]
+    for contact in ("james", "hannah"):  # partly paid, then overdue
+        plan = new(contact, rng.randint(30, 70))
+        plan.send = True
+        plan.payments = [(day(plan, rng.randint(5, 15)), Decimal("0.3"))]
+    for i in range(4):  # void: one never sent, three sent and cancelled
+        plan = new(rng.choice(keys), rng.randint(15, 80))
+        plan.send = i > 0
+        plan.void_on = day(plan, rng.randint(1, 7))
+    plans.sort(key=lambda p: p.issue)  # numbers go up with the issue date
+    return plans
+
+
+class DemoLoader:
+    def __init__(self, *, now: dt.datetime, progress: Progress, seed: int = 2024) -> None:
+        self.now = now
+        self.today = services.business_today(now)
+        self.rng = random.Random(seed)
+        self.progress = progress
+        self.created: Counter[str] = Counter()
+        self.contacts: dict[str, Contact] = {}
+        self.users: dict[str, User] = {}
+        self.invoice_plans = invoice_plans(self.today, self.rng)
+
+    @property
+    def total_steps(self) -> int:
+        """Progress units: one per user, contact, invoice, plan, card, task and automation."""
+        return (2 + len(CONTACTS) + len(self.invoice_plans) + len(PLANS) + 1 + 1 + len(CARDS) + len(TASKS)
+                + len(AUTOMATION_NAMES))
+
+    def at(self, day: dt.date, hour: int) -> dt.datetime:
+        """A moment of that day in the business time zone, never later than now."""
+        moment = timezone.make_aware(dt.datetime.combine(day, dt.time(hour, self.rng.randint(0, 59))))
+        return min(moment, self.now)
+
+    def run(self) -> Counter[str]:
+        with transaction.atomic():
+            self.load_users()
+            self.load_contacts()
+            self.load_billing()
+            self.load_workflow()
+            self.load_tasks()
+            self.load_automations()
+        return self.created
+
+    # Users
+
+    def load_users(self) -> None:
+        admin = User.objects.filter(username=DEMO_ADMIN).first()
+        if admin is None:
+            admin = User.objects.create_superuser(DEMO_ADMIN, "demo@my-business.example", DEMO_PASSWORD,
+                                                  first_name="Demo", last_name="Owner")
+            self.created["users"] += 1
+        self.progress(1)
+        member = User.objects.filter(username=DEMO_MEMBER).first()
+        if member is None:
+            member = User.objects.create_user(DEMO_MEMBER, "sam@my-business.example", DEMO_PASSWORD,
+                                              first_name="Sam", last_name="Miller", is_staff=True)
+            # Staff see and change everything of the product in the admin, but not users.
+            member.user_permissions.set(Permission.objects.filter(
+                content_type__app_label__in=["invoices", "tasks", "workflows", "automations"]))
+            self.created["users"] += 1
+        self.progress(1)
+        self.users = {DEMO_ADMIN: admin, DEMO_MEMBER: member}
+
+    # Contacts
+
+    def load_contacts(self) -> None:
+        for key, name, email, company, language, phone in CONTACTS:
+            existing = Contact.objects.filter(email=email) if email else Contact.objects.filter(
+                name=name, company=company, email="")
+            contact = existing.order_by("pk").first()
+            if contact is None:
+                contact = services.create_contact(name=name, email=email, phone=phone, company=company,
+                                                  language=language)
+                self.created["contacts"] += 1
+            self.contacts[key] = contact
+            self.progress(1)
+
+    # Invoices, payments, recurring payments
+
+    def load_billing(self) -> None:
+        plans = self.invoice_plans
+        steps = len(plans) + len(PLANS) + 1
+        demo_contacts = list(self.contacts.values())
+        # The marker: the demo's invoices and plans belong to the demo contacts. If any exist,
+        # the billing history has been loaded (it is written in one transaction, all or nothing).
+        if (Invoice.objects.filter(contact__in=demo_contacts).exists()
+                or RecurringPayment.objects.filter(contact__in=demo_contacts).exists()):
+            self.progress(steps)
+            return
+        admin = self.users[DEMO_ADMIN]
+        # Recurring plans issue their first invoice when they start: start them in date order
+        # among the other invoices, so numbers follow the issue dates.
+        recurring = sorted(PLANS, key=lambda p: p[4])
+        for plan in plans:
+            while recurring and self.today + dt.timedelta(days=recurring[0][4]) <= plan.issue:
+                self.load_plan(recurring.pop(0), by=admin)
+            self.load_invoice(plan, by=admin)
+        for spec in recurring:
+            self.load_plan(spec, by=admin)
+        # The overdue scan, as the schedule would run it now.
+        self.created["overdue"] += services.mark_overdue(now=self.now)
+        self.progress(1)
+
+    def load_invoice(self, plan: InvoicePlan, *, by: User) -> None:
+        created_at = self.at(plan.issue, 9)
+        invoice = services.create_invoice(
+            contact=self.contacts[plan.contact], items=plan.items, issue_date=plan.issue, due_date=plan.due,
+            by=by, now=created_at,
+        )
+        self.created["invoices"] += 1
+        if plan.send:
+            services.send_invoice(invoice=invoice, by=by, now=self.at(plan.issue, 10))
+        for day, share in plan.payments:
+            amount = invoice.balance if share is None else quantize_money(invoice.total * share)
+            services.record_payment(
+                invoice=invoice, amount=max(amount, CENT), date=day, by=by, now=self.at(day, 15),
+                method=self.rng.choice([PaymentMethod.BANK_TRANSFER] * 4 + [PaymentMethod.CARD]),
+                reference=f"{invoice.number}",
+            )
+            self.created["payments"] += 1
+        if plan.void_on:
+            services.void_invoice(invoice=invoice, by=by, now=self.at(plan.void_on, 11))
+        self.progress(1)
+
+    def load_plan(self, spec: tuple[str, str, str, str, int, str], *, by: User) -> None:
+        description, contact, amount, tax_rate, start_in, fate = spec
+        start = self.today + dt.timedelta(days=start_in)
+        plan = services.create_recurring(
+            contact=self.contacts[contact], description=description, amount=Decimal(amount), tax_rate=tax_rate,
+            start_date=start, interval="monthly", by=by,
+        )
+        self.created["recurring payments"] += 1
+        if fate in ("active", "canceled"):
+            # Started on its start date: the first period's invoice is issued and sent then, and paid.
+            services.start_recurring(plan=plan, by=by, now=self.at(start, 8))
+            self.created["invoices"] += plan.invoices.count()
+            for invoice in plan.invoices.all():
+                paid_on = min(invoice.issue_date + dt.timedelta(days=6), self.today)
+                services.record_payment(invoice=invoice, amount=invoice.balance, date=paid_on, by=by,
+                                        now=self.at(paid_on, 15), reference=invoice.number)
+                self.created["payments"] += 1
+        if fate == "canceled":
+            canceled_on = self.today - dt.timedelta(days=15)
+            services.cancel_recurring(plan=plan, by=by, now=self.at(canceled_on, 16))
+        self.progress(1)
+
+    # Workflow board
+
+    def load_workflow(self) -> None:
+        from workflows.models import Workflow
+        from workflows.services import create_workflow, place_card
+
+        if Workflow.objects.filter(name=WORKFLOW).exists():
+            self.progress(1 + len(CARDS))
+            return
+        workflow = create_workflow(name=WORKFLOW, steps=WORKFLOW_STEPS)
+        self.created["workflows"] += 1
+        self.progress(1)
+        steps = {step.name: step for step in workflow.steps.all()}
+        for contact, step in CARDS:
+            place_card(contact=self.contacts[contact], step=steps[step])
+            self.created["cards"] += 1
+            self.progress(1)
+
+    # Tasks
+
+    def load_tasks(self) -> None:
+        from tasks.models import Task
+        from tasks.services import complete_task, create_task
+
+        for title, description, assignee, contact_key, due_in, done in TASKS:
+            if Task.objects.filter(title=title).exists():
+                self.progress(1)
+                continue
+            contact = self.contacts[contact_key] if contact_key else None
+            invoice = None
+            if contact is not None:
+                invoice = contact.invoices.filter(status=InvoiceStatus.OVERDUE).order_by("due_date").first()
+            user = self.users[assignee] if assignee else None
+            task = create_task(
+                title=title, description=description, assignee=user, contact=contact, invoice=invoice,
+                due_date=None if due_in is None else self.today + dt.timedelta(days=due_in),
+                by=self.users[DEMO_ADMIN],
+            )
+            self.created["tasks"] += 1
+            if done:
+                complete_task(task=task, by=user or self.users[DEMO_MEMBER])
+            self.progress(1)
+
+    # Automations (examples, switched off)
+
+    def load_automations(self) -> None:
+        from automations.models import Automation
+        from automations.services import create_automation
+        from workflows.models import Step
+
+        paid_step = Step.objects.filter(workflow__name=WORKFLOW, name="Paid").first()
+        for spec in _automations(paid_step):
+            needs_step = any(a["kind"] == "move_card" for a in spec["actions"])
+            if Automation.objects.filter(name=spec["name"]).exists() or (needs_step and paid_step is None):
+                self.progress(1)
+                continue
+            create_automation(**spec, is_active=False, by=self.users[DEMO_ADMIN])
+            self.created["automations"] += 1
+            self.progress(1)
+
+
+def load_demo(
+    *, now: dt.datetime | None = None, progress: Progress = _no_progress,
+    on_start: Callable[[int], Any] | None = None,
+) -> Counter[str]:
+    """Create what is missing of the demo business; returns what was created (empty: nothing).
+
+    `on_start(total)` is called with the number of progress units before the work begins.
+    """
+    loader = DemoLoader(now=now or timezone.now(), progress=progress)
+    if on_start:
+        on_start(loader.total_steps)
+    return loader.run()
+
+
+# --- Benchmark data ---------------------------------------------------------------------------
+
+BENCH_EMAIL = "customer-{:06d}@bench.example"
+BENCH_DOMAIN = "@bench.example"
+FIRST_NAMES = ["Anna", "Ben", "Clara", "David", "Emma", "Finn", "Greta", "Hugo", "Ida", "Jan", "Kim", "Leo",
+               "Mia", "Noah", "Olga", "Paul", "Rosa", "Simon", "Tara", "Uwe", "Vera", "Will", "Yara", "Zoe"]
+LAST_NAMES = ["Adler", "Bauer", "Clarke", "Dietrich", "Engel", "Frank", "Graf", "Hughes", "Jansen", "Keller",
+              "Lang", "Moore", "Neumann", "Otto", "Peters", "Quinn", "Roth", "Stone", "Thiel", "Vogel", "Walsh", "Zimmer"]
+COMPANY_SUFFIXES = ["GmbH", "Ltd", "& Co.", "AG", "Studio", "Services"]
+
+
+@dataclass
+class BulkResult:
+    invoices: int = 0
+    line_items: int = 0
+    payments: int = 0
+    contacts: int = 0
+    contacts_created: int = 0
+    seconds: float = 0.0
+    by_status: Counter[str] = field(default_factory=Counter)
+    past_due: int = 0  # sent with a due date in the past: what the overdue scan will flip
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.invoices / self.seconds if self.seconds else 0.0
+
+
+def ensure_bench_contacts(count: int, *, batch_size: int = 5000, seed: int = 0) -> tuple[list[int], int]:
+    """The ids of `count` benchmark contacts (customer-000001@bench.example, …), creating the missing
+    ones with bulk_create (bypassing create_contact, like the invoices of load_bulk).
+    Returns (ids in a stable order, so a seed gives the same data, and how many were created)."""
+    rng = random.Random(seed)
+    wanted = [BENCH_EMAIL.format(i) for i in range(1, count + 1)]
+    existing = set(Contact.objects.filter(email__endswith=BENCH_DOMAIN).values_list("email", flat=True))
+    missing = [email for email in wanted if email not in existing]
+    for start in range(0, len(missing), batch_size):
+        rows = []
+        for email in missing[start:start + batch_size]:
+            last = rng.choice(LAST_NAMES)
+            rows.append(Contact(
+                name=f"{rng.choice(FIRST_NAMES)} {last}", email=email,
+                company=f"{last} {rng.choice(COMPANY_SUFFIXES)}" if rng.random() < 0.6 else "",
+                language="de" if rng.random() < 0.6 else "en",
+            ))
+        with transaction.atomic():
+            Contact.objects.bulk_create(rows)
+        reset_queries()
+    wanted_set = set(wanted)
+    ids = sorted(
+        pk for pk, email in Contact.objects.filter(email__endswith=BENCH_DOMAIN).values_list("id", "email").iterator()
+        if email in wanted_set
+    )
+    return ids, len(missing)
+
+
+# (description, unit price, tax rate, subtotal, tax, total), computed once with the model's arithmetic.
+def _price_table() -> list[tuple[str, Decimal, Decimal, Decimal, Decimal, Decimal]]:
+    table = []
+    for en, _de, price, _most in CATALOGUE:
+        for rate in (Decimal("19"), Decimal("7"), Decimal("0")):
+            line = LineItem(description=en, quantity=Decimal("1"), unit_price=Decimal(price), tax_rate=rate)
+            net, tax = line.net_amount, line.tax_amount
+            table.append((en, Decimal(price), rate, net, tax, net + tax))
+    return table
+
+
+def _status_plan(total: int, overdue_share: float, rng: random.Random) -> Iterator[str]:
+    """A status per row. Exactly round(total × share) rows are "past_due", spread evenly (integer
+    arithmetic, no float drift); of the others about 60 % are paid, 25 % drafts, 15 % sent and
+    not yet due."""
+    past_due = round(total * overdue_share)
+    for i in range(total):
+        if past_due and (i + 1) * past_due // total != i * past_due // total:
+            yield "past_due"
+            continue
+        r = rng.random()
+        yield "paid" if r < 0.60 else "draft" if r < 0.85 else "sent"
+
+
+def load_bulk(
+    *,
+    invoices: int,
+    contacts: int = 1000,
+    overdue_share: float = 0.1,
+    batch_size: int = 5000,
+    seed: int = 0,
+    now: dt.datetime | None = None,
+    progress: Progress = _no_progress,
+    on_contacts: Callable[[int], Any] | None = None,
+) -> BulkResult:
+    """Add `invoices` invoices (one line item each, a payment for each paid one) in batches.
+
+    This is a benchmark fixture: rows are written with `bulk_create`, bypassing the services on
+    purpose. No signals are sent and no outbox events are written — 1M invoices through
+    `create_invoice` / `send_invoice` would take hours. The rows still obey every rule of the
+    model: totals come from the line item with the model's own arithmetic (subtotal + tax_total
+    == total is a check constraint), numbers are reserved in one atomic call per batch and year
+    with `services.reserve_invoice_numbers`, and paid invoices carry their payment. Each batch is
+    one transaction; memory holds one batch at a time.
+    """
+    now = now or timezone.now()
+    today = services.business_today(now)
+    rng = random.Random(seed)
+    result = BulkResult()
+    started = time.monotonic()
+    contact_ids, result.contacts_created = ensure_bench_contacts(contacts, seed=seed)
+    result.contacts = len(contact_ids)
+    if on_contacts:
+        on_contacts(result.contacts_created)
+    prices = _price_table()
+    currency = settings.DEFAULT_CURRENCY
+    moments: dict[tuple[dt.date, int], dt.datetime] = {}
+
+    def at(day: dt.date, hour: int) -> dt.datetime:
+        key = (day, hour)
+        if key not in moments:
+            moments[key] = min(timezone.make_aware(dt.datetime.combine(day, dt.time(hour))), now)
+        return moments[key]
+
+    def days(n: int) -> dt.timedelta:
+        return dt.timedelta(days=n)
+
+    statuses = _status_plan(invoices, overdue_share, rng)
+    remaining = invoices
+    while remaining:
+        size = min(batch_size, remaining)
+        remaining -= size
+        rows = []
+        for _ in range(size):
+            kind = next(statuses)
+            if kind == "past_due":
+                due = today - days(rng.randint(1, 60))
+                issue = due - days(14)
+            elif kind == "sent":
+                issue = today - days(rng.randint(0, 13))
+                due = issue + days(14)
+            elif kind == "paid":
+                issue = today - days(rng.randint(15, 365))
+                due = issue + days(14)
+            else:
+                issue = today - days(rng.randint(0, 7))
+                due = issue + days(14)
+            rows.append((issue, due, kind, rng.choice(contact_ids), rng.choice(prices)))
+        rows.sort(key=lambda row: row[0])  # numbers go up with the issue date within a batch
+
+        with transaction.atomic():
+            numbers: list[str] = []
+            year_counts = Counter(row[0].year for row in rows)
+            for year in sorted(year_counts):
+                numbers += services.reserve_invoice_numbers(year=year, count=year_counts[year])
+            objs = []
+            for number, (issue, due, kind, contact_id, price) in zip(numbers, rows):
+                paid = kind == "paid"
+                objs.append(Invoice(
+                    number=number, contact_id=contact_id, issue_date=issue, due_date=due, currency=currency,
+                    status=InvoiceStatus.DRAFT if kind == "draft" else InvoiceStatus.PAID if paid else InvoiceStatus.SENT,
+                    subtotal=price[3], tax_total=price[4], total=price[5], amount_paid=price[5] if paid else 0,
+                    sent_at=None if kind == "draft" else at(issue, 10),
+                    paid_at=at(issue + days(7), 15) if paid else None,
+                ))
+            Invoice.objects.bulk_create(objs)
+            LineItem.objects.bulk_create([
+                LineItem(invoice_id=inv.pk, position=0, description=row[4][0], quantity=Decimal("1"),
+                         unit_price=row[4][1], tax_rate=row[4][2])
+                for inv, row in zip(objs, rows)
+            ])
+            payments = [
+                Payment(invoice_id=inv.pk, amount=inv.total, date=inv.issue_date + days(7),
+                        method=PaymentMethod.BANK_TRANSFER, reference=inv.number)
+                for inv in objs if inv.status == InvoiceStatus.PAID
+            ]
+            Payment.objects.bulk_create(payments)
+        # With DEBUG on Django keeps every query's SQL; a 5000-row INSERT is a lot of text.
+        reset_queries()
+        result.invoices += size
+        result.line_items += size
+        result.payments += len(payments)
+        for row in rows:
+            result.by_status[row[2]] += 1
+        progress(size)
+    result.past_due = result.by_status["past_due"]
+    result.seconds = time.monotonic() - started
+    return result
