@@ -15,12 +15,14 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
 env = environ.Env()
-# Values already in the process environment win over the file.
+# Values already in the process environment win over the file. Read it before any variable.
 if (BASE_DIR / ".env").is_file():
     env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# Everything the site writes: the SQLite database, collected static files, the email outbox.
+VAR_DIR = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -116,7 +118,10 @@ TEMPLATES = [
 WSGI_APPLICATION = "config.wsgi.application"
 
 # --- Database -------------------------------------------------------------------------------
-DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+# An empty DATABASE_URL means the default, as for every other variable.
+DATABASES = {
+    "default": env.db_url_config(os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+}
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server read while the worker writes; IMMEDIATE transactions take the write
@@ -129,6 +134,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         **_db.get("OPTIONS", {}),
     }
     _db["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 0)
+    # SQLite creates the file but not its folder: without this, `migrate` on a fresh clone fails
+    # with "unable to open database file".
+    if _db.get("NAME") and not str(_db["NAME"]).startswith((":memory:", "file:")):
+        Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 else:
     # django-q2's ORM broker opens a connection per operation without persistent connections
     # (23 instead of 154 tasks/s on PostgreSQL here); health checks drop dead ones after a
@@ -171,14 +180,25 @@ BUSINESS_NAME = env.str("BUSINESS_NAME", default="My Business")
 DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="EUR").upper()
 DEFAULT_PAYMENT_TERMS_DAYS = env_int("DEFAULT_PAYMENT_TERMS_DAYS", 14)
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# How long a public invoice link in an email stays valid.
+PUBLIC_LINK_MAX_AGE_DAYS = env_int("PUBLIC_LINK_MAX_AGE_DAYS", 180)
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
-# Front-end packages come from npm (package.json) and are served by the app itself.
+# Front-end packages come from npm (package.json, installed by `npm ci`, which ./run does) and are
+# served by the app itself: {% static "vendor/bootstrap/css/bootstrap.min.css" %},
+# "vendor/bootstrap/js/bootstrap.bundle.min.js", "vendor/bootstrap-icons/bootstrap-icons.min.css",
+# "vendor/htmx/htmx.min.js", "vendor/sortablejs/Sortable.min.js". A package that is not installed
+# is left out, so the app still starts without npm (unstyled).
 STATICFILES_DIRS = [
     (name, BASE_DIR / "node_modules" / path)
-    for name, path in [("vendor/bootstrap", "bootstrap/dist")]
+    for name, path in [
+        ("vendor/bootstrap", "bootstrap/dist"),
+        ("vendor/bootstrap-icons", "bootstrap-icons/font"),
+        ("vendor/htmx", "htmx.org/dist"),
+        ("vendor/sortablejs", "sortablejs"),
+    ]
     if (BASE_DIR / "node_modules" / path).is_dir()
 ]
 STORAGES = {
@@ -225,6 +245,11 @@ Q_CLUSTER = {
     "ack_failures": True,
     "label": "Task queue",
 }
+if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
+    raise ImproperlyConfigured(
+        f"Q_RETRY ({Q_CLUSTER['retry']}) must be longer than Q_TIMEOUT ({Q_CLUSTER['timeout']}): "
+        "a task still running after Q_RETRY seconds is handed out a second time."
+    )
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
