@@ -1,7 +1,8 @@
 """One class per action kind, as healthchecks has one per transport.
 
-Each kind says which of the Action's fields it needs (`clean_settings`). Executing actions is the
-engine's job and is added to these classes by the engine.
+Each kind says which of the Action's fields it needs (`clean_settings`) and how it is carried out
+for a run (`execute`). `execute` records its result in the run's RunAction row so that a second
+attempt never does the work twice (see automations.dispatch).
 """
 
 from __future__ import annotations
@@ -23,6 +24,48 @@ class ActionError(Exception):
         super().__init__(message)
         self.message = str(message)
         self.permanent = permanent
+
+
+class ActionSkipped(Exception):
+    """The action does not apply to this run (a contact without an email address)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = str(message)
+
+
+def run_context(run, *, now) -> dict[str, str]:
+    """The placeholder values for a run: plain strings in the contact's language."""
+    from invoices.public import public_url
+    from invoices.services import business_today
+
+    from . import placeholders
+
+    event = run.event
+    invoice = event.invoice
+    return placeholders.context_for(
+        contact=run.contact, invoice=invoice, plan=event.recurring or (invoice.recurring if invoice else None),
+        today=business_today(now), link=public_url(invoice) if invoice is not None else "",
+        language=run.contact.language,
+    )
+
+
+def _check_placeholders(action: ActionRow, add, names: tuple[str, ...]) -> None:
+    from .placeholders import PlaceholderError, check
+
+    for name in names:
+        value = getattr(action, name)
+        if isinstance(value, str) and value:
+            try:
+                check(value)
+            except PlaceholderError as exc:
+                add(name, ValidationError(exc.message, code="placeholder"))
+
+
+def _record(result, **fields) -> None:
+    from .models import RunAction, RunActionStatus
+
+    RunAction.objects.filter(pk=result.pk).update(status=RunActionStatus.SUCCEEDED, error="", **fields)
 
 
 # Every settings field of the Action row, whichever kind uses it.
@@ -91,6 +134,11 @@ class Action:
     def clean_kind_settings(cls, action: ActionRow, add) -> None:
         """Checks of one kind beyond required/unused fields; report each with add(field, error)."""
 
+    @classmethod
+    def execute(cls, *, run, action: ActionRow, result, now) -> None:
+        """Carry the action out for `run`, recording it in `result` (a RunAction) — once."""
+        raise NotImplementedError
+
 
 class SendEmail(Action):
     kind = "send_email"
@@ -100,7 +148,14 @@ class SendEmail(Action):
     single_line = ("subject", "sender_name", "reply_to")
 
     @classmethod
+    def execute(cls, *, run, action: ActionRow, result, now) -> None:
+        from .email import send_for_run
+
+        send_for_run(run=run, action=action, result=result, context=run_context(run, now=now))
+
+    @classmethod
     def clean_kind_settings(cls, action: ActionRow, add) -> None:
+        _check_placeholders(action, add, ("subject", "body"))
         if action.reply_to and "\n" not in action.reply_to and "\r" not in action.reply_to:
             try:
                 validate_email(action.reply_to)
@@ -119,7 +174,37 @@ class CreateTask(Action):
     single_line = ("title",)
 
     @classmethod
+    def execute(cls, *, run, action: ActionRow, result, now) -> None:
+        import datetime as dt
+
+        from django.db import transaction
+
+        from invoices.errors import DomainError
+        from invoices.services import business_today
+        from tasks.services import create_task
+
+        from . import placeholders
+        from .models import RunAction, RunActionStatus
+
+        context = run_context(run, now=now)
+        due = business_today(now) + dt.timedelta(days=action.due_in_days) if action.due_in_days is not None else None
+        # The task and its record commit together: a second attempt finds SUCCEEDED and stops.
+        with transaction.atomic():
+            if RunAction.objects.select_for_update().get(pk=result.pk).status == RunActionStatus.SUCCEEDED:
+                return
+            try:
+                task = create_task(
+                    title=placeholders.single_line(placeholders.render_text(action.title, context))[:300],
+                    description=placeholders.render_text(action.description, context),
+                    due_date=due, assignee=action.assignee, contact=run.contact, invoice=run.event.invoice, run=run,
+                )
+            except DomainError as exc:
+                raise ActionError(exc.message, permanent=True) from None
+            _record(result, task=task, detail=task.title)
+
+    @classmethod
     def clean_kind_settings(cls, action: ActionRow, add) -> None:
+        _check_placeholders(action, add, ("title", "description"))
         days = action.due_in_days
         if isinstance(days, int) and not isinstance(days, bool):
             if days < 0:
@@ -136,6 +221,25 @@ class MoveCard(Action):
     label = _("Move card on workflow")
     fields = ("step",)
     required = ("step",)
+
+    @classmethod
+    def execute(cls, *, run, action: ActionRow, result, now) -> None:
+        from django.db import transaction
+
+        from invoices.errors import DomainError
+        from workflows.services import place_card
+
+        from .models import RunAction, RunActionStatus
+
+        # The move and its record commit together: a second attempt finds SUCCEEDED and stops.
+        with transaction.atomic():
+            if RunAction.objects.select_for_update().get(pk=result.pk).status == RunActionStatus.SUCCEEDED:
+                return
+            try:
+                card = place_card(contact=run.contact, step=action.step)
+            except DomainError as exc:
+                raise ActionError(exc.message, permanent=True) from None
+            _record(result, card=card, detail=str(action.step))
 
 
 ACTIONS: dict[str, type[Action]] = {cls.kind: cls for cls in (SendEmail, CreateTask, MoveCard)}

@@ -18,7 +18,7 @@ from workflows.admin import ServiceErrorsMixin
 
 from . import services
 from .forms import ActionInlineForm, ActionInlineFormSet, AutomationAdminForm
-from .models import Action, Automation, Event, Run, RunAction
+from .models import Action, Automation, EmailEvent, Event, Run, RunAction
 
 
 class ActionInline(admin.StackedInline):
@@ -181,16 +181,39 @@ class EventAdmin(HistoryAdminMixin, admin.ModelAdmin):
 
 @admin.register(Run)
 class RunAdmin(HistoryAdminMixin, admin.ModelAdmin):
-    list_display = ["created_at", "automation", "contact", "event_kind", "status", "reason", "attempts", "finished_at"]
+    list_display = ["created_at", "automation", "contact", "event_kind", "status", "reason", "short_error", "attempts",
+                    "finished_at"]
     list_filter = ["status", "automation", "event__kind", "created_at"]
     search_fields = ["automation__name", "contact__name", "contact__email", "reason", "error", "event__invoice__number"]
     date_hierarchy = "created_at"
     list_select_related = ["automation", "contact", "event"]
     inlines = [RunActionInline]
+    actions = ["retry_selected"]
 
     @admin.display(description=_("trigger"), ordering="event__kind")
     def event_kind(self, run: Run) -> str:
         return run.event.get_kind_display()
+
+    @admin.display(description=_("error"))
+    def short_error(self, run: Run) -> str:
+        return run.error if len(run.error) <= 120 else run.error[:117] + "…"
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("automations.change_automation")
+
+    @admin.action(description=_("Retry selected failed runs"), permissions=["retry"])
+    def retry_selected(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
+        retried = 0
+        for run in queryset:
+            try:
+                services.retry_run(run=run, by=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"{run}: {exc.message}", messages.ERROR)
+            else:
+                retried += 1
+        if retried:
+            self.message_user(request, ngettext("%(count)d run will be tried again.", "%(count)d runs will be tried again.",
+                                                retried) % {"count": retried}, messages.SUCCESS)
 
 
 @admin.register(RunAction)
@@ -200,3 +223,21 @@ class RunActionAdmin(HistoryAdminMixin, admin.ModelAdmin):
     search_fields = ["message_id", "email_to", "idempotency_key", "run__automation__name", "run__contact__name"]
     date_hierarchy = "created_at"
     list_select_related = ["run__automation", "run__event__invoice", "run__event__recurring__contact"]
+
+
+class EmailEventInline(HistoryInline):
+    model = EmailEvent
+    fields = ["timestamp", "event_type", "recipient", "description"]
+    readonly_fields = fields
+    ordering = ["-timestamp"]
+
+
+RunActionAdmin.inlines = [EmailEventInline]
+
+
+@admin.register(EmailEvent)
+class EmailEventAdmin(HistoryAdminMixin, admin.ModelAdmin):
+    list_display = ["timestamp", "event_type", "recipient", "message_id", "received_at"]
+    list_filter = ["event_type", "timestamp"]
+    search_fields = ["message_id", "recipient", "event_id"]
+    date_hierarchy = "timestamp"

@@ -1,6 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AutomationsConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'automations'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "automations"
+    verbose_name = _("Automations")
+
+    def ready(self) -> None:
+        # The outbox: invoice signals become Event rows in the same transaction.
+        from . import receivers, tracking  # noqa: F401

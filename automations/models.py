@@ -162,9 +162,11 @@ class Run(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=RunStatus.choices, default=RunStatus.PENDING)
     reason = models.CharField(_("reason"), max_length=300, blank=True, help_text=_("Why the run was skipped."))
     error = models.TextField(_("error"), blank=True)
-    # Set when the run passed a "once per contact" limit: unique, so two workers cannot both pass.
-    gate_key = models.CharField(_("frequency key"), max_length=100, unique=True, null=True, blank=True)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    # The lease of the worker executing the run; an expired lease means that worker died.
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+    # When a temporary failure may be tried again (backoff).
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
@@ -173,7 +175,11 @@ class Run(models.Model):
         verbose_name = _("run")
         verbose_name_plural = _("runs")
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["automation", "contact", "status"], name="run_automation_contact_idx")]
+        indexes = [
+            models.Index(fields=["automation", "contact", "status"], name="run_automation_contact_idx"),
+            # The sweeper looks only at pending runs.
+            models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="run_pending_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["automation", "event"], name="run_one_per_automation_event"),
             models.CheckConstraint(condition=Q(status__in=RunStatus.values), name="run_status_valid"),
@@ -224,3 +230,50 @@ class RunAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.get_status_display()}"
+
+
+class ContactGate(models.Model):
+    """The frequency limit's memory: which run last passed for an (automation, contact).
+
+    Decided by one atomic upsert (see automations.dispatch.pass_gate): a "once per contact" run
+    passes only by inserting the row, a "24 hours" run only by replacing one older than 24 hours.
+    The row always exists once a run passed, so the database serialises two workers on it.
+    """
+
+    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey("invoices.Contact", on_delete=models.CASCADE, related_name="+")
+    run = models.ForeignKey(Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    passed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("frequency limit record")
+        constraints = [models.UniqueConstraint(fields=["automation", "contact"], name="gate_one_per_automation_contact")]
+
+
+class DispatchFlag(models.Model):
+    """One row (pk=1): whether a dispatch task is already waiting in the queue."""
+
+    requested = models.BooleanField(default=False)
+    requested_at = models.DateTimeField(null=True, blank=True)
+
+
+class EmailEvent(models.Model):
+    """A delivery event of an automation's email, from the ESP's tracking webhook (anymail)."""
+
+    result = models.ForeignKey(RunAction, on_delete=models.CASCADE, null=True, blank=True, related_name="email_events",
+                               verbose_name=_("action result"))
+    message_id = models.CharField(_("message id"), max_length=300, db_index=True)
+    event_id = models.CharField(_("event id"), max_length=300, unique=True)
+    event_type = models.CharField(_("event"), max_length=30)
+    timestamp = models.DateTimeField(_("time"), null=True, blank=True)
+    recipient = models.CharField(_("recipient"), max_length=254, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("email event")
+        verbose_name_plural = _("email events")
+        ordering = ["-timestamp", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} · {self.recipient}"

@@ -23,7 +23,7 @@ from invoices.errors import DomainError
 from workflows.models import Step
 
 from .actions import ACTIONS, SETTINGS_FIELDS
-from .models import Action, ActionKind, Automation
+from .models import Action, ActionKind, Automation, Run, RunAction, RunActionStatus, RunStatus
 from .triggers import Frequency, Trigger
 
 # Strings that are one line are trimmed; texts (body, description) are kept as written.
@@ -307,3 +307,24 @@ def delete_automation(*, automation: Automation, by=None) -> None:
         deleted, _counts = Automation.objects.filter(pk=automation.pk).delete()
         if not deleted:
             raise DomainError(_("The automation “%(name)s” has already been deleted.") % {"name": automation.name})
+
+
+def retry_run(*, run: Run, by=None) -> Run:
+    """failed → pending, with its failed or uncertain actions to be done again; executed at once
+    by the queue. Actions that succeeded are not repeated. An email whose delivery was `unknown`
+    is sent again: retrying is the person's decision that it did not arrive."""
+    from .dispatch import enqueue_runs
+
+    with transaction.atomic():
+        changed = Run.objects.filter(pk=run.pk, status=RunStatus.FAILED).update(
+            status=RunStatus.PENDING, attempts=0, next_attempt_at=None, locked_until=None, error="", finished_at=None
+        )
+        if changed != 1:
+            current = Run.objects.filter(pk=run.pk).values_list("status", flat=True).first()
+            raise DomainError(_("Only a failed run can be retried; this one is %(status)s.") % {
+                "status": RunStatus(current).label if current else _("deleted")})
+        RunAction.objects.filter(run=run, status__in=[RunActionStatus.FAILED, RunActionStatus.UNKNOWN]).update(
+            status=RunActionStatus.PENDING, error="")
+        transaction.on_commit(lambda: enqueue_runs([run.pk]))
+    run.refresh_from_db()
+    return run

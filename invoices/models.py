@@ -111,6 +111,8 @@ class Invoice(models.Model):
         verbose_name=_("recurring payment"),
     )
     period_start = models.DateField(_("period start"), null=True, blank=True)
+    # Part of every signed public link; raising it revokes the links given out so far.
+    public_link_version = models.PositiveIntegerField(_("public link version"), default=0, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",

@@ -198,7 +198,8 @@ def test_only_drafts_can_be_deleted(owner_client):
     url = reverse("admin:invoices_invoice_changelist")
     assert owner_client.get(reverse("admin:invoices_invoice_delete", args=[sent.pk])).status_code == 403
     mixed = owner_client.post(url, {"action": "delete_selected", "_selected_action": [draft.pk, sent.pk], "post": "yes"})
-    assert mixed.status_code == 403
+    # Refused as a whole (Django's "cannot delete" page or 403), never half done.
+    assert mixed.status_code in (200, 403)
     assert Invoice.objects.count() == 2
     owner_client.post(url, {"action": "delete_selected", "_selected_action": [draft.pk], "post": "yes"})
     assert list(Invoice.objects.values_list("pk", flat=True)) == [sent.pk]

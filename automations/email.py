@@ -1,0 +1,110 @@
+"""Sending an automation's email through Django's email backend (SMTP, files, any anymail ESP).
+
+The RunAction row is the email's ledger: `pending → sending` is committed before the backend is
+called, and `sending → succeeded` after it returns. A later attempt that finds `sending` cannot
+know whether the backend accepted the message before the process died, so it records `unknown`
+and does not send again; a person decides (the run's Retry button).
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+from email.utils import formataddr, make_msgid
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from . import placeholders
+from .models import RunAction, RunActionStatus
+
+
+def _classify(exc: Exception):
+    """(message, permanent) for an exception raised while handing the message to the backend."""
+    from .actions import ActionError
+
+    try:
+        from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
+    except ImportError:  # pragma: no cover - anymail is a requirement
+        AnymailAPIError = AnymailInvalidAddress = AnymailRecipientsRefused = ()  # type: ignore[assignment]
+
+    if isinstance(exc, (AnymailRecipientsRefused, AnymailInvalidAddress, smtplib.SMTPRecipientsRefused)):
+        return ActionError(_("The email address was refused: %(error)s") % {"error": exc}, permanent=True)
+    if isinstance(exc, AnymailAPIError):
+        status = getattr(exc, "status_code", None)
+        if status is not None and 400 <= status < 500 and status not in (408, 429):
+            return ActionError(_("The email service refused the message (%(status)s): %(error)s") % {
+                "status": status, "error": exc}, permanent=True)
+        return ActionError(_("The email service is not available: %(error)s") % {"error": exc})
+    if isinstance(exc, smtplib.SMTPResponseException) and 500 <= exc.smtp_code < 600:
+        return ActionError(_("The mail server refused the message: %(error)s") % {"error": exc}, permanent=True)
+    if isinstance(exc, (smtplib.SMTPException, socket.error, TimeoutError, OSError)):
+        return ActionError(_("The mail server is not reachable: %(error)s") % {"error": exc})
+    return None
+
+
+def build_message(*, action, contact, context: dict[str, str], language: str, run_id: int | None, key: str, to: str):
+    with translation.override(language):
+        subject = placeholders.single_line(placeholders.render_text(action.subject, context))
+        text = placeholders.render_text(action.body, context)
+        html = placeholders.render_html(action.body, context)
+    sender_name = placeholders.single_line(action.sender_name or settings.BUSINESS_NAME)
+    from_email = formataddr((sender_name, settings.DEFAULT_FROM_EMAIL)) if sender_name else settings.DEFAULT_FROM_EMAIL
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
+    message = EmailMultiAlternatives(
+        subject=subject, body=text, from_email=from_email, to=[to],
+        reply_to=[action.reply_to] if action.reply_to else None,
+        headers={"Message-ID": make_msgid(idstring=key, domain=domain), "X-Automation-Key": key},
+    )
+    message.attach_alternative(html, "text/html")
+    # anymail: the run id comes back with the ESP's tracking events; ignored by other backends.
+    message.metadata = {"run_id": str(run_id or ""), "key": key}
+    message.tags = ["automation"]
+    return message
+
+
+def send_for_run(*, run, action, result: RunAction, context: dict[str, str]) -> None:
+    from .actions import ActionError, ActionSkipped
+
+    contact = run.contact
+    to = (contact.email or "").strip()
+    if not to:
+        raise ActionSkipped(_("no email address"))
+    with transaction.atomic():
+        current = RunAction.objects.select_for_update().get(pk=result.pk)
+        if current.status == RunActionStatus.SUCCEEDED:
+            return
+        uncertain = current.status in (RunActionStatus.SENDING, RunActionStatus.UNKNOWN)
+        if uncertain:
+            RunAction.objects.filter(pk=result.pk).update(status=RunActionStatus.UNKNOWN)
+        else:
+            RunAction.objects.filter(pk=result.pk).update(
+                status=RunActionStatus.SENDING, email_to=to, attempts=current.attempts + 1, error=""
+            )
+    if uncertain:
+        raise ActionError(
+            _("The email to %(to)s may have been sent before the worker stopped; it was not sent again. "
+              "Check the mailbox or the email service, then retry the run if it did not arrive.") % {"to": current.email_to},
+            permanent=True,
+        )
+    message = build_message(action=action, contact=contact, context=context, language=contact.language,
+                            run_id=run.pk, key=result.idempotency_key, to=to)
+    try:
+        get_connection(fail_silently=False).send_messages([message])
+    except Exception as exc:
+        error = _classify(exc)
+        if error is None:
+            raise
+        # The backend raised before accepting: the message was not sent, so trying again is safe.
+        RunAction.objects.filter(pk=result.pk).update(
+            status=RunActionStatus.FAILED if error.permanent else RunActionStatus.PENDING, error=error.message)
+        raise error from exc
+    status = getattr(message, "anymail_status", None)
+    message_id = (getattr(status, "message_id", None) or message.extra_headers["Message-ID"]) if status else message.extra_headers["Message-ID"]
+    RunAction.objects.filter(pk=result.pk).update(
+        status=RunActionStatus.SUCCEEDED, message_id=str(message_id)[:300], email_status="sent",
+        detail=_("Sent to %(to)s") % {"to": to},
+    )

@@ -1,0 +1,146 @@
+"""Email and task texts with placeholders: `Hello {{ contact.first_name }}`.
+
+Not Django's template language: it is not safe for untrusted authors (attribute walks,
+`{% include %}`, `{% debug %}`). A text here may contain only `{{ name }}` where `name` is one of
+PLACEHOLDERS; anything else that looks like template syntax (`{%`, `{#`, an unclosed `{{`) is a
+syntax error when the automation is saved. Rendering substitutes plain strings from a flat dict
+built by `context_for` — no model object is ever reachable — and escapes them in the HTML part.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils import formats, translation
+from django.utils.html import escape, linebreaks
+from django.utils.translation import gettext_lazy as _
+
+TOKEN = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
+# Anything that opens template syntax but is not a well-formed {{ name }}.
+SUSPICIOUS = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
+
+PLACEHOLDERS: dict[str, str] = {
+    "contact.first_name": _("Contact's first name"),
+    "contact.last_name": _("Contact's last name"),
+    "contact.name": _("Contact's full name"),
+    "contact.email": _("Contact's email address"),
+    "contact.company": _("Contact's company"),
+    "invoice.number": _("Invoice number"),
+    "invoice.issue_date": _("Issue date"),
+    "invoice.due_date": _("Due date"),
+    "invoice.total": _("Invoice total"),
+    "invoice.amount_due": _("Amount due"),
+    "invoice.amount_paid": _("Amount paid"),
+    "invoice.currency": _("Currency"),
+    "invoice.days_overdue": _("Days overdue"),
+    "invoice.link": _("Link to view the invoice"),
+    "recurring.amount": _("Recurring payment amount"),
+    "recurring.interval": _("Recurring payment interval"),
+    "recurring.next_date": _("Next payment date"),
+    "recurring.description": _("Recurring payment description"),
+    "business.name": _("Your business name"),
+}
+
+
+@dataclass(frozen=True)
+class PlaceholderError(Exception):
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def valid_names_text() -> str:
+    return ", ".join("{{ %s }}" % name for name in PLACEHOLDERS)
+
+
+def check(text: str) -> None:
+    """Raise PlaceholderError if `text` uses an unknown placeholder or any other template syntax."""
+    unknown = sorted({m.group(1) for m in TOKEN.finditer(text) if m.group(1) not in PLACEHOLDERS})
+    if unknown:
+        raise PlaceholderError(
+            str(_("Unknown placeholder %(names)s. Valid placeholders are: %(valid)s.")) % {
+                "names": ", ".join("{{ %s }}" % n for n in unknown), "valid": valid_names_text()}
+        )
+    rest = TOKEN.sub("", text)
+    if SUSPICIOUS.search(rest):
+        raise PlaceholderError(
+            str(_("Only placeholders like {{ contact.first_name }} are allowed; tags such as {%% … %%}, comments "
+                  "and unclosed braces are not. Valid placeholders are: %(valid)s.")) % {"valid": valid_names_text()}
+        )
+
+
+def check_all(texts: Iterable[str]) -> None:
+    for text in texts:
+        check(text)
+
+
+def render_text(text: str, context: Mapping[str, str]) -> str:
+    return TOKEN.sub(lambda m: context.get(m.group(1), ""), text)
+
+
+def render_html(text: str, context: Mapping[str, str]) -> str:
+    """The HTML part: the author's text and every value escaped, paragraphs from blank lines."""
+    pieces = []
+    last = 0
+    for match in TOKEN.finditer(text):
+        pieces.append(escape(text[last:match.start()]))
+        pieces.append(escape(context.get(match.group(1), "")))
+        last = match.end()
+    pieces.append(escape(text[last:]))
+    return linebreaks("".join(pieces), autoescape=False)
+
+
+def single_line(text: str) -> str:
+    """For headers (the subject): CR/LF and other line breaks never reach the message."""
+    return " ".join(text.split())
+
+
+def _money(value: Decimal | None, currency: str) -> str:
+    if value is None:
+        return ""
+    from babel.numbers import format_currency
+
+    return format_currency(value, currency, locale=translation.get_language() or settings.LANGUAGE_CODE)
+
+
+def _date(value: dt.date | None) -> str:
+    return formats.date_format(value, "SHORT_DATE_FORMAT") if value else ""
+
+
+def context_for(*, contact, invoice=None, plan=None, today: dt.date, link: str = "", language: str = "en") -> dict[str, str]:
+    """The flat dict of plain strings a text is rendered from, formatted in `language`."""
+    with translation.override(language):
+        values: dict[str, str] = {
+            "contact.first_name": contact.first_name,
+            "contact.last_name": contact.last_name,
+            "contact.name": contact.name,
+            "contact.email": contact.email,
+            "contact.company": contact.company,
+            "business.name": settings.BUSINESS_NAME,
+        }
+        if invoice is not None:
+            values.update({
+                "invoice.number": invoice.number,
+                "invoice.issue_date": _date(invoice.issue_date),
+                "invoice.due_date": _date(invoice.due_date),
+                "invoice.total": _money(invoice.total, invoice.currency),
+                "invoice.amount_due": _money(invoice.balance, invoice.currency),
+                "invoice.amount_paid": _money(invoice.amount_paid, invoice.currency),
+                "invoice.currency": invoice.currency,
+                "invoice.days_overdue": str(invoice.days_overdue(today)),
+                "invoice.link": link,
+            })
+        if plan is not None:
+            values.update({
+                "recurring.amount": _money(plan.amount, plan.currency),
+                "recurring.interval": str(plan.get_interval_display()),
+                "recurring.next_date": _date(plan.next_date),
+                "recurring.description": plan.description,
+            })
+        return {key: str(value) for key, value in values.items()}

@@ -1,0 +1,73 @@
+"""The outbox: invoice and recurring-payment signals become `Event` rows in the same transaction.
+
+The services send their signals inside their transaction, so an event exists exactly when the
+change it records was committed. After the commit the dispatcher is woken (`request_dispatch`); if
+that wake-up is lost (a crash right after the commit, a broker message dropped), the sweeper
+schedule finds the undispatched event and wakes it again.
+
+Each event has a unique `key` for the things that happen once (an invoice is sent once, becomes
+overdue once per due date, …), so a repeated signal can never make a second event.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.dispatch import receiver
+
+from invoices import signals
+
+from .models import Event
+from .triggers import Trigger
+
+
+def _wake_on_commit() -> None:
+    from .dispatch import request_dispatch
+
+    transaction.on_commit(request_dispatch)
+
+
+def _record(*, kind: str, key: str, now, contact_id: int, invoice_id: int | None = None, recurring_id: int | None = None) -> None:
+    Event.objects.bulk_create(
+        [Event(kind=kind, key=key, occurred_at=now, contact_id=contact_id, invoice_id=invoice_id, recurring_id=recurring_id)],
+        ignore_conflicts=True,
+    )
+    _wake_on_commit()
+
+
+@receiver(signals.invoice_sent, dispatch_uid="automations.invoice_sent")
+def on_invoice_sent(*, invoice, now, **kwargs) -> None:
+    _record(kind=Trigger.INVOICE_SENT, key=f"invoice_sent:{invoice.pk}", now=now,
+            contact_id=invoice.contact_id, invoice_id=invoice.pk)
+
+
+@receiver(signals.invoice_paid, dispatch_uid="automations.invoice_paid")
+def on_invoice_paid(*, invoice, now, **kwargs) -> None:
+    _record(kind=Trigger.INVOICE_PAID, key=f"invoice_paid:{invoice.pk}", now=now,
+            contact_id=invoice.contact_id, invoice_id=invoice.pk)
+
+
+@receiver(signals.invoices_overdue, dispatch_uid="automations.invoices_overdue")
+def on_invoices_overdue(*, invoices, now, **kwargs) -> None:
+    # One row per invoice per due date, written in bulk with the scan's batch.
+    Event.objects.bulk_create(
+        [
+            Event(kind=Trigger.INVOICE_OVERDUE, key=f"invoice_overdue:{inv.id}:{inv.due_date.isoformat()}",
+                  occurred_at=now, contact_id=inv.contact_id, invoice_id=inv.id)
+            for inv in invoices
+        ],
+        ignore_conflicts=True,
+        batch_size=1000,
+    )
+    _wake_on_commit()
+
+
+@receiver(signals.recurring_started, dispatch_uid="automations.recurring_started")
+def on_recurring_started(*, plan, now, **kwargs) -> None:
+    _record(kind=Trigger.RECURRING_STARTED, key=f"recurring_started:{plan.pk}", now=now,
+            contact_id=plan.contact_id, recurring_id=plan.pk)
+
+
+@receiver(signals.recurring_canceled, dispatch_uid="automations.recurring_canceled")
+def on_recurring_canceled(*, plan, now, **kwargs) -> None:
+    _record(kind=Trigger.RECURRING_CANCELED, key=f"recurring_canceled:{plan.pk}", now=now,
+            contact_id=plan.contact_id, recurring_id=plan.pk)

@@ -1,0 +1,46 @@
+"""Delivery status from the ESP: anymail's tracking webhook → EmailEvent → the run history.
+
+anymail verifies the webhook (ANYMAIL_WEBHOOK_SECRET basic auth, and the ESP's signature where
+it has one) and sends its `tracking` signal. An ESP may deliver the same event twice, or twice at
+once: the event id is unique, so it is stored once, and the status shown is always recomputed from
+the newest stored event, so the order of arrival does not matter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from anymail.signals import tracking
+from django.db import transaction
+from django.dispatch import receiver
+
+from .models import EmailEvent, RunAction
+
+
+def _event_id(event) -> str:
+    if event.event_id:
+        return str(event.event_id)[:300]
+    raw = f"{event.message_id}|{event.event_type}|{event.timestamp}|{event.recipient}"
+    return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+def record_tracking_event(event) -> None:
+    """Store one anymail tracking event (once, however often it arrives)."""
+    message_id = str(event.message_id or "")[:300]
+    with transaction.atomic():
+        result = RunAction.objects.filter(message_id=message_id).first() if message_id else None
+        EmailEvent.objects.bulk_create(
+            [EmailEvent(result=result, message_id=message_id, event_id=_event_id(event), event_type=event.event_type or "unknown",
+                        timestamp=event.timestamp, recipient=(event.recipient or "")[:254],
+                        description=event.description or "")],
+            ignore_conflicts=True,
+        )
+        if result is not None:
+            latest = EmailEvent.objects.filter(message_id=message_id).order_by("-timestamp", "-pk").first()
+            if latest is not None:
+                RunAction.objects.filter(pk=result.pk).update(email_status=latest.event_type)
+
+
+@receiver(tracking, dispatch_uid="automations.tracking")
+def on_tracking(sender, event, esp_name, **kwargs) -> None:
+    record_tracking_event(event)
