@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import traceback
 
 from django.conf import settings
@@ -37,6 +38,8 @@ from .triggers import Frequency, Trigger
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
+# A dispatch task hands over to a fresh one after this long (far below Q_CLUSTER's timeout).
+TASK_BUDGET_SECONDS = 60
 # A run's lease: longer than any run can take (an email send is bounded by EMAIL_TIMEOUT).
 LEASE = dt.timedelta(seconds=getattr(settings, "AUTOMATION_RUN_LEASE_SECONDS", 300))
 MAX_ATTEMPTS = getattr(settings, "AUTOMATION_MAX_ATTEMPTS", 5)
@@ -72,13 +75,21 @@ def request_dispatch(*, force: bool = False) -> bool:
 
 def dispatch_pending(*, batch_size: int = BATCH_SIZE, now: dt.datetime | None = None) -> int:
     """Turn every undispatched event into runs and execute them. Returns the runs executed."""
+    from django_q.conf import Conf
+
     DispatchFlag.objects.filter(pk=1).update(requested=False)
     executed = 0
+    started = time.monotonic()
     while True:
         run_ids, full = claim_events(batch_size=batch_size, now=now)
-        if full:
+        if full and not Conf.SYNC:
             request_dispatch()  # more are waiting: let another worker take the next batch
-        for run_id in run_ids:
+        for index, run_id in enumerate(run_ids):
+            if time.monotonic() - started > TASK_BUDGET_SECONDS and not Conf.SYNC:
+                # Stay well inside the queue's timeout (slow mail servers): hand the rest over.
+                enqueue_runs(run_ids[index:])
+                request_dispatch(force=True)
+                return executed
             execute_run(run_id, now=now)
             executed += 1
         if not full:
@@ -252,8 +263,18 @@ def execute_run(run_id: int, *, now: dt.datetime | None = None) -> str | None:
 
 
 def execute_runs(run_ids: list[int]) -> int:
-    """A queue task for the sweeper: execute these runs (each one claims its own lease)."""
-    return sum(1 for run_id in run_ids if execute_run(run_id) is not None)
+    """A queue task: execute these runs (each claims its own lease), handing over what is left
+    when the time budget is spent."""
+    from django_q.conf import Conf
+
+    started = time.monotonic()
+    done = 0
+    for index, run_id in enumerate(run_ids):
+        if time.monotonic() - started > TASK_BUDGET_SECONDS and not Conf.SYNC:
+            enqueue_runs(run_ids[index:])
+            break
+        done += execute_run(run_id) is not None
+    return done
 
 
 def enqueue_runs(run_ids: list[int], *, chunk: int = 100) -> None:

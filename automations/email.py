@@ -46,7 +46,15 @@ def _classify(exc: Exception):
     return None
 
 
-def build_message(*, action, contact, context: dict[str, str], language: str, run_id: int | None, key: str, to: str):
+def message_id_for(key: str, created_at) -> str:
+    """A Message-ID fixed per run and action: a message handed over twice (a person's retry after
+    an uncertain send) carries the same id, which mail systems use to drop the duplicate."""
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
+    return f"<{key}.{int(created_at.timestamp())}@{domain}>"
+
+
+def build_message(*, action, contact, context: dict[str, str], language: str, run_id: int | None, key: str, to: str,
+                  message_id: str | None = None):
     with translation.override(language):
         subject = placeholders.single_line(placeholders.render_text(action.subject, context))
         text = placeholders.render_text(action.body, context)
@@ -57,7 +65,7 @@ def build_message(*, action, contact, context: dict[str, str], language: str, ru
     message = EmailMultiAlternatives(
         subject=subject, body=text, from_email=from_email, to=[to],
         reply_to=[action.reply_to] if action.reply_to else None,
-        headers={"Message-ID": make_msgid(idstring=key, domain=domain), "X-Automation-Key": key},
+        headers={"Message-ID": message_id or make_msgid(idstring=key, domain=domain), "X-Automation-Key": key},
     )
     message.attach_alternative(html, "text/html")
     # anymail: the run id comes back with the ESP's tracking events; ignored by other backends.
@@ -91,7 +99,8 @@ def send_for_run(*, run, action, result: RunAction, context: dict[str, str]) -> 
             permanent=True,
         )
     message = build_message(action=action, contact=contact, context=context, language=contact.language,
-                            run_id=run.pk, key=result.idempotency_key, to=to)
+                            run_id=run.pk, key=result.idempotency_key, to=to,
+                            message_id=message_id_for(result.idempotency_key, run.created_at))
     try:
         get_connection(fail_silently=False).send_messages([message])
     except Exception as exc:
@@ -102,8 +111,9 @@ def send_for_run(*, run, action, result: RunAction, context: dict[str, str]) -> 
         RunAction.objects.filter(pk=result.pk).update(
             status=RunActionStatus.FAILED if error.permanent else RunActionStatus.PENDING, error=error.message)
         raise error from exc
-    status = getattr(message, "anymail_status", None)
-    message_id = (getattr(status, "message_id", None) or message.extra_headers["Message-ID"]) if status else message.extra_headers["Message-ID"]
+    # The ESP's id when anymail reports one (it may be falsy, e.g. 0), else our Message-ID header.
+    esp_id = getattr(getattr(message, "anymail_status", None), "message_id", None)
+    message_id = esp_id if esp_id is not None else message.extra_headers["Message-ID"]
     RunAction.objects.filter(pk=result.pk).update(
         status=RunActionStatus.SUCCEEDED, message_id=str(message_id)[:300], email_status="sent",
         detail=_("Sent to %(to)s") % {"to": to},

@@ -113,6 +113,17 @@ class Runall:
             time.sleep(0.2)
         pytest.fail(f"{url} did not answer 200 in {START_TIMEOUT} s ({last_error}):\n{self.output()}")
 
+    def wait_until_worker_runs(self) -> None:
+        """The cluster logs "Q Cluster … running." once its workers are up; a signal before that
+        lands in the middle of its imports (a cold start on a fresh machine can take seconds)."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"runall exited early:\n{self.output()}"
+            if re.search(r"Q Cluster .+ running\.", self.output()):
+                return
+            time.sleep(0.2)
+        pytest.fail(f"the task worker did not report running in {START_TIMEOUT} s:\n{self.output()}")
+
     def wait_for_exit(self) -> int:
         try:
             return self.process.wait(timeout=STOP_TIMEOUT + 15)
@@ -153,6 +164,7 @@ def runall(site_env: dict[str, str], tmp_path: Path) -> Iterator[Runall]:
 def test_runall_serves_and_stops_both_children_on_a_signal(runall: Runall, stop_signal: int) -> None:
     web, worker = runall.wait_for_children()
     runall.wait_until_serving()
+    runall.wait_until_worker_runs()
     assert pid_alive(web) and pid_alive(worker)
 
     started = time.monotonic()
@@ -174,6 +186,7 @@ def test_runall_serves_and_stops_both_children_on_a_signal(runall: Runall, stop_
 def test_runall_stops_the_worker_and_fails_when_the_web_server_dies(runall: Runall) -> None:
     web, worker = runall.wait_for_children()
     runall.wait_until_serving()
+    runall.wait_until_worker_runs()
 
     os.kill(web, signal.SIGKILL)
     code = runall.wait_for_exit()
