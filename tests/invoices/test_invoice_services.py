@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.db import connection
 from django.dispatch import Signal
 
 from invoices import services, signals
 from invoices.errors import DomainError
 from invoices.models import Invoice, LineItem, Payment
 from tests.base import make_contact, make_invoice, make_owner
+from tests.invoice_signals import receiving
 
 pytestmark = pytest.mark.django_db
 
@@ -28,40 +28,6 @@ BERLIN = ZoneInfo("Europe/Berlin")
 NOW = dt.datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
 ISSUED = dt.date(2026, 3, 1)
 DUE = dt.date(2026, 3, 15)
-
-SIGNAL_NAMES: dict[Signal, str] = {
-    value: name for name, value in vars(signals).items() if isinstance(value, Signal)
-}
-
-
-class Received:
-    """Records every invoice signal sent while connected: `names` in order, `kwargs` per signal."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-
-    def __call__(self, signal: Signal, sender: Any, **kwargs: Any) -> None:
-        self.calls.append((SIGNAL_NAMES[signal], {"sender": sender, **kwargs}))
-
-    @property
-    def names(self) -> list[str]:
-        return [name for name, _ in self.calls]
-
-    def kwargs(self, name: str) -> list[dict[str, Any]]:
-        return [kwargs for signal_name, kwargs in self.calls if signal_name == name]
-
-
-@contextmanager
-def receiving() -> Iterator[Received]:
-    received = Received()
-    for signal in SIGNAL_NAMES:
-        signal.connect(received, weak=False)
-    try:
-        yield received
-    finally:
-        for signal in SIGNAL_NAMES:
-            signal.disconnect(received)
-
 
 @contextmanager
 def failing_receiver(signal: Signal, *, after: int = 0) -> Iterator[None]:

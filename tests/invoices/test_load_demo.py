@@ -11,7 +11,6 @@ import pytest
 import time_machine
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
-from django.db import IntegrityError, connection
 from django.db.models import Count, F, Sum
 
 from automations.models import Automation

@@ -18,43 +18,12 @@ from invoices import services, signals
 from invoices.errors import DomainError
 from invoices.models import Invoice, InvoiceSequence, RecurringPayment
 from tests.base import make_contact, make_owner, make_plan
+from tests.invoice_signals import receiving
 
 pytestmark = pytest.mark.django_db
 
 UTC = dt.timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
-
-SIGNAL_NAMES: dict[Signal, str] = {
-    value: name for name, value in vars(signals).items() if isinstance(value, Signal)
-}
-
-
-class Received:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-
-    def __call__(self, signal: Signal, sender: Any, **kwargs: Any) -> None:
-        self.calls.append((SIGNAL_NAMES[signal], {"sender": sender, **kwargs}))
-
-    @property
-    def names(self) -> list[str]:
-        return [name for name, _ in self.calls]
-
-    def kwargs(self, name: str) -> list[dict[str, Any]]:
-        return [kwargs for signal_name, kwargs in self.calls if signal_name == name]
-
-
-@contextmanager
-def receiving() -> Iterator[Received]:
-    received = Received()
-    for signal in SIGNAL_NAMES:
-        signal.connect(received, weak=False)
-    try:
-        yield received
-    finally:
-        for signal in SIGNAL_NAMES:
-            signal.disconnect(received)
-
 
 @contextmanager
 def failing_receiver(signal: Signal) -> Iterator[None]:

@@ -1,0 +1,44 @@
+"""Records the invoices app's signals in a test: `with receiving() as received: …`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.dispatch import Signal
+
+from invoices import signals
+
+SIGNAL_NAMES: dict[Signal, str] = {
+    value: name for name, value in vars(signals).items() if isinstance(value, Signal)
+}
+
+
+class Received:
+    """Records every invoice signal sent while connected: `names` in order, `kwargs` per signal."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __call__(self, signal: Signal, sender: Any, **kwargs: Any) -> None:
+        self.calls.append((SIGNAL_NAMES[signal], {"sender": sender, **kwargs}))
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+    def kwargs(self, name: str) -> list[dict[str, Any]]:
+        return [kwargs for signal_name, kwargs in self.calls if signal_name == name]
+
+
+@contextmanager
+def receiving() -> Iterator[Received]:
+    received = Received()
+    for signal in SIGNAL_NAMES:
+        signal.connect(received, weak=False)
+    try:
+        yield received
+    finally:
+        for signal in SIGNAL_NAMES:
+            signal.disconnect(received)
