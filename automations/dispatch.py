@@ -69,7 +69,13 @@ def request_dispatch(*, force: bool = False) -> bool:
         _flag, created = DispatchFlag.objects.get_or_create(pk=1, defaults={"requested": True, "requested_at": now})
         if not created and not force:
             return False
-    async_task("automations.dispatch.dispatch_pending", group="automations")
+    try:
+        async_task("automations.dispatch.dispatch_pending", group="automations")
+    except Exception:
+        # Nothing was queued: a flag left set would make every later wake-up a no-op until the
+        # sweeper forces one. Clear it so the next event tries again.
+        DispatchFlag.objects.filter(pk=1).update(requested=False)
+        raise
     return True
 
 
@@ -103,13 +109,16 @@ def claim_events(*, batch_size: int = BATCH_SIZE, now: dt.datetime | None = None
     """
     now = now or timezone.now()
     table = Event._meta.db_table
+    # On PostgreSQL, SKIP LOCKED gives two workers claiming at once different batches (without it
+    # the second waits for the first's rows and then finds them taken). SQLite has one writer.
+    skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} SET dispatched_at = %s WHERE dispatched_at IS NULL AND id IN ("
-                f"  SELECT id FROM {table} WHERE dispatched_at IS NULL ORDER BY id LIMIT %s"
+                f"  SELECT id FROM {table} WHERE dispatched_at IS NULL ORDER BY id LIMIT %s{skip_locked}"
                 f") RETURNING id, kind, contact_id",
-                [now, batch_size],
+                [connection.ops.adapt_datetimefield_value(now), batch_size],
             )
             claimed = cursor.fetchall()
         if not claimed:
@@ -185,13 +194,13 @@ def pass_gate(run: Run, automation: Automation, event: Event) -> bool:
     else:
         # Rolling 24 hours in UTC, measured between the events' times.
         condition = f"{table}.run_id = EXCLUDED.run_id OR {table}.passed_at <= %s"
-        params = [event.occurred_at - WINDOW_24H]
+        params = [connection.ops.adapt_datetimefield_value(event.occurred_at - WINDOW_24H)]
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (automation_id, contact_id, run_id, passed_at) VALUES (%s, %s, %s, %s) "
             f"ON CONFLICT (automation_id, contact_id) DO UPDATE SET run_id = EXCLUDED.run_id, passed_at = EXCLUDED.passed_at "
             f"WHERE {condition} RETURNING run_id",
-            [automation.pk, run.contact_id, run.pk, event.occurred_at, *params],
+            [automation.pk, run.contact_id, run.pk, connection.ops.adapt_datetimefield_value(event.occurred_at), *params],
         )
         return cursor.fetchone() is not None
 

@@ -13,13 +13,15 @@ import socket
 from email.utils import formataddr, make_msgid
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from . import placeholders
-from .models import RunAction, RunActionStatus
+from .models import EmailEvent, RunAction, RunActionStatus
+from .tracking import refresh_email_status
 
 
 def _classify(exc: Exception):
@@ -27,9 +29,9 @@ def _classify(exc: Exception):
     from .actions import ActionError
 
     try:
-        from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
+        from anymail.exceptions import AnymailAPIError, AnymailError, AnymailInvalidAddress, AnymailRecipientsRefused
     except ImportError:  # pragma: no cover - anymail is a requirement
-        AnymailAPIError = AnymailInvalidAddress = AnymailRecipientsRefused = ()  # type: ignore[assignment]
+        AnymailAPIError = AnymailError = AnymailInvalidAddress = AnymailRecipientsRefused = ()  # type: ignore[assignment]
 
     if isinstance(exc, (AnymailRecipientsRefused, AnymailInvalidAddress, smtplib.SMTPRecipientsRefused)):
         return ActionError(_("The email address was refused: %(error)s") % {"error": exc}, permanent=True)
@@ -43,6 +45,9 @@ def _classify(exc: Exception):
         return ActionError(_("The mail server refused the message: %(error)s") % {"error": exc}, permanent=True)
     if isinstance(exc, (smtplib.SMTPException, socket.error, TimeoutError, OSError)):
         return ActionError(_("The mail server is not reachable: %(error)s") % {"error": exc})
+    if isinstance(exc, (AnymailError, ImproperlyConfigured)):
+        # Raised before anything was handed over (missing API key, unsupported feature, …).
+        return ActionError(_("Email is not set up correctly: %(error)s") % {"error": exc}, permanent=True)
     return None
 
 
@@ -114,7 +119,13 @@ def send_for_run(*, run, action, result: RunAction, context: dict[str, str]) -> 
     # The ESP's id when anymail reports one (it may be falsy, e.g. 0), else our Message-ID header.
     esp_id = getattr(getattr(message, "anymail_status", None), "message_id", None)
     message_id = esp_id if esp_id is not None else message.extra_headers["Message-ID"]
-    RunAction.objects.filter(pk=result.pk).update(
-        status=RunActionStatus.SUCCEEDED, message_id=str(message_id)[:300], email_status="sent",
-        detail=_("Sent to %(to)s") % {"to": to},
-    )
+    with transaction.atomic():
+        locked = RunAction.objects.select_for_update().get(pk=result.pk)
+        locked.message_id = str(message_id)[:300]
+        RunAction.objects.filter(pk=result.pk).update(
+            status=RunActionStatus.SUCCEEDED, message_id=locked.message_id, email_status="sent",
+            detail=_("Sent to %(to)s") % {"to": to},
+        )
+        # A fast ESP's webhook may have arrived before the id was saved here.
+        if EmailEvent.objects.filter(message_id=locked.message_id).exists():
+            refresh_email_status(locked)

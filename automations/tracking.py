@@ -12,6 +12,7 @@ import hashlib
 
 from anymail.signals import tracking
 from django.db import transaction
+from django.db.models import F
 from django.dispatch import receiver
 
 from .models import EmailEvent, RunAction
@@ -28,7 +29,11 @@ def record_tracking_event(event) -> None:
     """Store one anymail tracking event (once, however often it arrives)."""
     message_id = str(event.message_id or "")[:300]
     with transaction.atomic():
-        result = RunAction.objects.filter(message_id=message_id).first() if message_id else None
+        # Lock the result first: two events of one message stored at once are then recorded one
+        # after the other, and the second sees the first when it picks the newest (without the
+        # lock each could see only its own event and the later commit would win, newest or not).
+        result = (RunAction.objects.select_for_update().filter(message_id=message_id).order_by("pk").first()
+                  if message_id else None)
         EmailEvent.objects.bulk_create(
             [EmailEvent(result=result, message_id=message_id, event_id=_event_id(event), event_type=event.event_type or "unknown",
                         timestamp=event.timestamp, recipient=(event.recipient or "")[:254],
@@ -36,9 +41,18 @@ def record_tracking_event(event) -> None:
             ignore_conflicts=True,
         )
         if result is not None:
-            latest = EmailEvent.objects.filter(message_id=message_id).order_by("-timestamp", "-pk").first()
-            if latest is not None:
-                RunAction.objects.filter(pk=result.pk).update(email_status=latest.event_type)
+            refresh_email_status(result)
+
+
+def refresh_email_status(result: RunAction) -> None:
+    """Attach the stored events of the result's message (also those that arrived before its id was
+    saved) and show the newest one's status. Call with the result row locked."""
+    EmailEvent.objects.filter(message_id=result.message_id, result__isnull=True).update(result=result)
+    # An event without a time counts as the oldest (PostgreSQL sorts NULL first in DESC).
+    latest = (EmailEvent.objects.filter(message_id=result.message_id)
+              .order_by(F("timestamp").desc(nulls_last=True), "-pk").first())
+    if latest is not None:
+        RunAction.objects.filter(pk=result.pk).update(email_status=latest.event_type)
 
 
 @receiver(tracking, dispatch_uid="automations.tracking")

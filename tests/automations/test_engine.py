@@ -304,3 +304,25 @@ def test_a_failed_run_is_retried_from_the_admin_and_succeeds(client, django_capt
     response = client.post(reverse("admin:automations_run_changelist"),
                            {"action": "retry_selected", "_selected_action": [run.pk]}, follow=True)
     assert "Only a failed run can be retried; this one is Succeeded." in response.content.decode()
+
+
+def test_a_delivery_webhook_that_arrives_before_the_id_is_saved_is_not_lost(django_capture_on_commit_callbacks):
+    from anymail.signals import AnymailTrackingEvent
+
+    from automations.email import message_id_for
+    from automations.tracking import record_tracking_event
+
+    automation("invoice_sent", EMAIL)
+    with django_capture_on_commit_callbacks(execute=False):
+        make_invoice(status="sent")
+    (run_id,), _ = dispatch.claim_events()
+    run = Run.objects.get(pk=run_id)
+    expected = message_id_for(f"run-{run_id}-action-0", run.created_at)
+    record_tracking_event(AnymailTrackingEvent(
+        event_type="delivered", message_id=expected, event_id="evt-1",
+        timestamp=dt.datetime.now(dt.timezone.utc), recipient="x@example.com"))
+    dispatch.execute_run(run_id)
+    result = RunAction.objects.get()
+    assert result.message_id == expected
+    assert result.email_status == "delivered"
+    assert result.email_events.count() == 1
