@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def _check_placeholders(action: ActionRow, add, names: tuple[str, ...]) -> None:
 def _record(result, **fields) -> None:
     from .models import RunAction, RunActionStatus
 
-    RunAction.objects.filter(pk=result.pk).update(status=RunActionStatus.SUCCEEDED, error="", **fields)
+    RunAction.objects.filter(pk=result.pk).update(updated_at=timezone.now(), status=RunActionStatus.SUCCEEDED, error="", **fields)
 
 
 # Every settings field of the Action row, whichever kind uses it.

@@ -26,18 +26,31 @@ import traceback
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from invoices.models import InvoiceStatus, RecurringStatus
 
-from .models import Automation, ContactGate, DispatchFlag, Event, Run, RunAction, RunActionStatus, RunStatus
+from .models import (
+    Action,
+    Automation,
+    ContactGate,
+    DispatchFlag,
+    Event,
+    Run,
+    RunAction,
+    RunActionStatus,
+    RunStatus,
+)
 from .triggers import Frequency, Trigger
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
+# Runs are claimed and loaded this many at a time: a small chunk keeps a lease short for the last
+# run of the chunk (a slow mail server) while saving most of the per-run queries.
+EXECUTE_CHUNK = 25
 # A dispatch task hands over to a fresh one after this long (far below Q_CLUSTER's timeout).
 TASK_BUDGET_SECONDS = 60
 # A run's lease: longer than any run can take (an email send is bounded by EMAIL_TIMEOUT).
@@ -90,14 +103,14 @@ def dispatch_pending(*, batch_size: int = BATCH_SIZE, now: dt.datetime | None = 
         run_ids, full = claim_events(batch_size=batch_size, now=now)
         if full and not Conf.SYNC:
             request_dispatch()  # more are waiting: let another worker take the next batch
-        for index, run_id in enumerate(run_ids):
-            if time.monotonic() - started > TASK_BUDGET_SECONDS and not Conf.SYNC:
+        deadline = None if Conf.SYNC else started + TASK_BUDGET_SECONDS
+        for start in range(0, len(run_ids), EXECUTE_CHUNK):
+            if deadline is not None and time.monotonic() > deadline:
                 # Stay well inside the queue's timeout (slow mail servers): hand the rest over.
-                enqueue_runs(run_ids[index:])
+                enqueue_runs(run_ids[start:])
                 request_dispatch(force=True)
                 return executed
-            execute_run(run_id, now=now)
-            executed += 1
+            executed += len(execute_batch(run_ids[start:start + EXECUTE_CHUNK], now=now, deadline=deadline))
         if not full:
             return executed
 
@@ -143,18 +156,35 @@ def claim_events(*, batch_size: int = BATCH_SIZE, now: dt.datetime | None = None
 # --- Executing a run --------------------------------------------------------------------------
 
 
+def _claim_runs(run_ids: list[int], now: dt.datetime) -> list[int]:
+    """Take the lease on every run of `run_ids` that is pending, free and due, in one statement;
+    each counts an attempt before any work. Returns the ids claimed."""
+    if not run_ids:
+        return []
+    table = Run._meta.db_table
+    adapt = connection.ops.adapt_datetimefield_value
+    placeholders = ", ".join(["%s"] * len(run_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET locked_until = %s, attempts = attempts + 1, started_at = %s "
+            f"WHERE id IN ({placeholders}) AND status = %s "
+            f"AND (locked_until IS NULL OR locked_until < %s) AND (next_attempt_at IS NULL OR next_attempt_at <= %s) "
+            f"RETURNING id",
+            [adapt(now + LEASE), adapt(now), *run_ids, RunStatus.PENDING, adapt(now), adapt(now)],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
 def _claim_run(run_id: int, now: dt.datetime) -> bool:
-    return bool(
-        Run.objects.filter(pk=run_id, status=RunStatus.PENDING)
-        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .update(locked_until=now + LEASE, attempts=F("attempts") + 1, started_at=now)
-    )
+    return bool(_claim_runs([run_id], now))
 
 
 def _finish(run: Run, status: str, *, reason: str = "", error: str = "", now: dt.datetime) -> None:
+    # `now` is when the attempt started (tests move it); the run finished at the later of that and
+    # the clock.
     Run.objects.filter(pk=run.pk).update(
-        status=status, reason=reason[:300], error=error, finished_at=now, locked_until=None, next_attempt_at=None
+        status=status, reason=reason[:300], error=error, finished_at=max(now, timezone.now()), locked_until=None,
+        next_attempt_at=None,
     )
     run.status, run.reason, run.error = status, reason, error
 
@@ -207,12 +237,52 @@ def pass_gate(run: Run, automation: Automation, event: Event) -> bool:
 
 def execute_run(run_id: int, *, now: dt.datetime | None = None) -> str | None:
     """Carry out one run if it is pending and nobody else holds it. Returns its new status."""
+    return execute_batch([run_id], now=now).get(run_id)
+
+
+def execute_batch(run_ids: list[int], *, now: dt.datetime | None = None, deadline: float | None = None) -> dict[int, str]:
+    """Claim and carry out a batch of runs: one lease statement, one query for the runs and their
+    events, one for the actions of their automations, one for their action records; then each
+    run on its own (its actions' own transactions). Returns {run id: new status} for those claimed."""
+    now = now or timezone.now()
+    claimed = _claim_runs(list(run_ids), now)
+    if not claimed:
+        return {}
+    runs = Run.objects.select_related(
+        "automation", "event", "event__invoice", "event__invoice__recurring", "event__recurring", "contact"
+    ).in_bulk(claimed)
+    actions: dict[int, list[Action]] = {}
+    for action in Action.objects.filter(automation_id__in={run.automation_id for run in runs.values()}).select_related(
+        "step", "assignee"
+    ).order_by("automation_id", "position", "pk"):
+        actions.setdefault(action.automation_id, []).append(action)
+    RunAction.objects.bulk_create(
+        [
+            RunAction(run_id=run.pk, action=action, position=action.position, kind=action.kind,
+                      idempotency_key=f"run-{run.pk}-action-{action.position}")
+            for run in runs.values() for action in actions.get(run.automation_id, [])
+        ],
+        ignore_conflicts=True,
+    )
+    results: dict[int, dict[int, RunAction]] = {}
+    for result in RunAction.objects.filter(run_id__in=claimed):
+        results.setdefault(result.run_id, {})[result.position] = result
+    statuses: dict[int, str] = {}
+    for index, run_id in enumerate(claimed):
+        if deadline is not None and time.monotonic() > deadline:
+            # Out of time (a slow mail server): give the rest back untouched and queue them anew.
+            rest = claimed[index:]
+            Run.objects.filter(pk__in=rest, status=RunStatus.PENDING).update(locked_until=None, attempts=F("attempts") - 1)
+            enqueue_runs(rest)
+            break
+        run = runs[run_id]
+        statuses[run_id] = _execute_claimed(run, actions.get(run.automation_id, []), results.get(run_id, {}), now)
+    return statuses
+
+
+def _execute_claimed(run: Run, actions: list[Action], results: dict[int, RunAction], now: dt.datetime) -> str:
     from .actions import ACTIONS, ActionError, ActionSkipped
 
-    now = now or timezone.now()
-    if not _claim_run(run_id, now):
-        return None
-    run = Run.objects.select_related("automation", "event", "event__invoice", "event__recurring", "contact").get(pk=run_id)
     automation, event = run.automation, run.event
     if run.attempts > MAX_ATTEMPTS:
         _finish(run, RunStatus.FAILED, now=now, error=run.error or _(
@@ -232,11 +302,13 @@ def execute_run(run_id: int, *, now: dt.datetime | None = None) -> str | None:
 
     skipped: list[str] = []
     done = 0
-    for action in automation.actions.order_by("position", "pk"):
-        result, _created = RunAction.objects.get_or_create(
-            run=run, position=action.position,
-            defaults={"action": action, "kind": action.kind, "idempotency_key": f"run-{run.pk}-action-{action.position}"},
-        )
+    for action in actions:
+        result = results.get(action.position)
+        if result is None:  # the action was added after the batch was read
+            result, _created = RunAction.objects.get_or_create(
+                run=run, position=action.position,
+                defaults={"action": action, "kind": action.kind, "idempotency_key": f"run-{run.pk}-action-{action.position}"},
+            )
         if result.status == RunActionStatus.SUCCEEDED:
             done += 1
             continue
@@ -247,21 +319,23 @@ def execute_run(run_id: int, *, now: dt.datetime | None = None) -> str | None:
             ACTIONS[action.kind].execute(run=run, action=action, result=result, now=now)
             done += 1
         except ActionSkipped as exc:
-            RunAction.objects.filter(pk=result.pk).update(status=RunActionStatus.SKIPPED, detail=exc.message)
+            RunAction.objects.filter(pk=result.pk).update(status=RunActionStatus.SKIPPED, detail=exc.message,
+                                                          updated_at=timezone.now())
             skipped.append(exc.message)
         except ActionError as exc:
             if exc.permanent:
                 RunAction.objects.filter(pk=result.pk).exclude(status=RunActionStatus.UNKNOWN).update(
-                    status=RunActionStatus.FAILED, error=exc.message)
+                    status=RunActionStatus.FAILED, error=exc.message, updated_at=timezone.now())
                 _finish(run, RunStatus.FAILED, error=exc.message, now=now)
             else:
-                RunAction.objects.filter(pk=result.pk).update(error=exc.message)
+                RunAction.objects.filter(pk=result.pk).update(error=exc.message, updated_at=timezone.now())
                 _retry_later(run, exc.message, now=now)
             return Run.objects.values_list("status", flat=True).get(pk=run.pk)
         except Exception as exc:  # an unexpected bug or outage: retried, then shown as failed
             log.exception("Run %s: action %s failed", run.pk, action.kind)
             message = f"{type(exc).__name__}: {exc}"
-            RunAction.objects.filter(pk=result.pk).update(error=message + "\n" + traceback.format_exc(limit=5))
+            RunAction.objects.filter(pk=result.pk).update(error=message + "\n" + traceback.format_exc(limit=5),
+                                                          updated_at=timezone.now())
             _retry_later(run, message, now=now)
             return Run.objects.values_list("status", flat=True).get(pk=run.pk)
     if done == 0 and skipped:
@@ -276,13 +350,13 @@ def execute_runs(run_ids: list[int]) -> int:
     when the time budget is spent."""
     from django_q.conf import Conf
 
-    started = time.monotonic()
+    deadline = None if Conf.SYNC else time.monotonic() + TASK_BUDGET_SECONDS
     done = 0
-    for index, run_id in enumerate(run_ids):
-        if time.monotonic() - started > TASK_BUDGET_SECONDS and not Conf.SYNC:
-            enqueue_runs(run_ids[index:])
+    for start in range(0, len(run_ids), EXECUTE_CHUNK):
+        if deadline is not None and time.monotonic() > deadline:
+            enqueue_runs(run_ids[start:])
             break
-        done += execute_run(run_id) is not None
+        done += len(execute_batch(run_ids[start:start + EXECUTE_CHUNK], deadline=deadline))
     return done
 
 

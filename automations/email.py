@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from . import placeholders
@@ -29,7 +29,12 @@ def _classify(exc: Exception):
     from .actions import ActionError
 
     try:
-        from anymail.exceptions import AnymailAPIError, AnymailError, AnymailInvalidAddress, AnymailRecipientsRefused
+        from anymail.exceptions import (
+            AnymailAPIError,
+            AnymailError,
+            AnymailInvalidAddress,
+            AnymailRecipientsRefused,
+        )
     except ImportError:  # pragma: no cover - anymail is a requirement
         AnymailAPIError = AnymailError = AnymailInvalidAddress = AnymailRecipientsRefused = ()  # type: ignore[assignment]
 
@@ -92,9 +97,9 @@ def send_for_run(*, run, action, result: RunAction, context: dict[str, str]) -> 
             return
         uncertain = current.status in (RunActionStatus.SENDING, RunActionStatus.UNKNOWN)
         if uncertain:
-            RunAction.objects.filter(pk=result.pk).update(status=RunActionStatus.UNKNOWN)
+            RunAction.objects.filter(pk=result.pk).update(updated_at=timezone.now(), status=RunActionStatus.UNKNOWN)
         else:
-            RunAction.objects.filter(pk=result.pk).update(
+            RunAction.objects.filter(pk=result.pk).update(updated_at=timezone.now(), 
                 status=RunActionStatus.SENDING, email_to=to, attempts=current.attempts + 1, error=""
             )
     if uncertain:
@@ -113,7 +118,7 @@ def send_for_run(*, run, action, result: RunAction, context: dict[str, str]) -> 
         if error is None:
             raise
         # The backend raised before accepting: the message was not sent, so trying again is safe.
-        RunAction.objects.filter(pk=result.pk).update(
+        RunAction.objects.filter(pk=result.pk).update(updated_at=timezone.now(), 
             status=RunActionStatus.FAILED if error.permanent else RunActionStatus.PENDING, error=error.message)
         raise error from exc
     # The ESP's id when anymail reports one (it may be falsy, e.g. 0), else our Message-ID header.
@@ -122,7 +127,7 @@ def send_for_run(*, run, action, result: RunAction, context: dict[str, str]) -> 
     with transaction.atomic():
         locked = RunAction.objects.select_for_update().get(pk=result.pk)
         locked.message_id = str(message_id)[:300]
-        RunAction.objects.filter(pk=result.pk).update(
+        RunAction.objects.filter(pk=result.pk).update(updated_at=timezone.now(), 
             status=RunActionStatus.SUCCEEDED, message_id=locked.message_id, email_status="sent",
             detail=_("Sent to %(to)s") % {"to": to},
         )

@@ -14,6 +14,7 @@ from anymail.signals import tracking
 from django.db import transaction
 from django.db.models import F
 from django.dispatch import receiver
+from django.utils import timezone
 
 from .models import EmailEvent, RunAction
 
@@ -52,7 +53,7 @@ def refresh_email_status(result: RunAction) -> None:
     latest = (EmailEvent.objects.filter(message_id=result.message_id)
               .order_by(F("timestamp").desc(nulls_last=True), "-pk").first())
     if latest is not None:
-        RunAction.objects.filter(pk=result.pk).update(email_status=latest.event_type)
+        RunAction.objects.filter(pk=result.pk).update(updated_at=timezone.now(), email_status=latest.event_type)
 
 
 @receiver(tracking, dispatch_uid="automations.tracking")
