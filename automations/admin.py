@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -38,8 +39,17 @@ class ActionInline(admin.StackedInline):
 
 @admin.register(Automation)
 class AutomationAdmin(ServiceErrorsMixin, admin.ModelAdmin):
+    # "Add automation" opens the builder of the browser UI (automations.wizard), the same steps an
+    # owner uses; the change page links to it too. The admin's add form still accepts a POST.
+    change_list_template = "automations/admin/change_list.html"
+    change_form_template = "automations/admin/change_form.html"
     form = AutomationAdminForm
     inlines = [ActionInline]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if request.method == "GET" and "classic" not in request.GET:
+            return HttpResponseRedirect(reverse("automations:automation-new"))
+        return super().add_view(request, form_url, extra_context)
     list_display = ["name", "trigger", "frequency", "is_active", "action_count", "updated_at"]
     list_filter = ["is_active", "trigger", "frequency"]
     search_fields = ["name"]
@@ -174,7 +184,6 @@ class EventAdmin(HistoryAdminMixin, admin.ModelAdmin):
     list_display = ["occurred_at", "kind", "contact", "invoice", "recurring", "dispatched_at"]
     list_filter = ["kind", DispatchedFilter, "occurred_at"]
     search_fields = ["contact__name", "contact__email", "invoice__number", "key"]
-    date_hierarchy = "occurred_at"
     list_select_related = ["contact", "invoice", "recurring__contact"]
     inlines = [RunInline]
 

@@ -1,3 +1,335 @@
-from django.shortcuts import render
+"""The automations pages: the list, the chooser, the builder (automations.wizard), the detail page
+with its runs, the switch, delete, retry, send test, the email preview, export and import.
 
-# Create your views here.
+Every change goes through automations.services (or automations.portable); a refusal of theirs
+(`DomainError`) is shown as a message, never as a server error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import secrets
+from typing import Any
+
+from django.contrib import messages
+from django.core.mail import get_connection
+from django.core.paginator import Paginator
+from django.db.models import Count, Max, Prefetch
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import formats, timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_http_methods, require_POST
+
+from invoices.errors import DomainError
+from invoices.models import Invoice
+
+from . import placeholders, portable, services
+from .email import build_message
+from .forms import KIND_ICONS, ImportForm, SendTestForm, invoice_choices_queryset
+from .models import Action, ActionKind, Automation, Run, RunAction, RunStatus
+from .templates_catalog import TEMPLATES
+from .triggers import FREQUENCY_HELP
+from .wizard import AutomationWizard, action_summary, start_wizard, wizard_url
+
+RUNS_PER_PAGE = 25
+
+wizard = AutomationWizard.as_view()
+
+
+def _actions_prefetch() -> Prefetch:
+    return Prefetch("actions", queryset=Action.objects.select_related("assignee", "step__workflow")
+                    .order_by("position", "pk"))
+
+
+def _back(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                   require_https=request.is_secure()):
+        return target
+    return default
+
+
+# --- List and chooser --------------------------------------------------------------------------
+
+
+def automation_list(request: HttpRequest) -> HttpResponse:
+    automations = (
+        Automation.objects.annotate(run_count=Count("runs"), last_run_at=Max("runs__created_at"))
+        .prefetch_related(Prefetch("actions", queryset=Action.objects.order_by("position", "pk")))
+        .order_by("name", "pk")
+    )
+    return render(request, "automations/automation_list.html", {
+        "automations": automations, "kind_icons": KIND_ICONS,
+    })
+
+
+def automation_new(request: HttpRequest) -> HttpResponse:
+    return render(request, "automations/automation_new.html", {"templates": TEMPLATES.values()})
+
+
+def automation_custom(request: HttpRequest) -> HttpResponse:
+    return redirect(wizard_url(start_wizard(request, source="custom")))
+
+
+def automation_from_template(request: HttpRequest, slug: str) -> HttpResponse:
+    template = TEMPLATES.get(slug)
+    if template is None:
+        raise Http404(_("There is no such template."))
+    return redirect(wizard_url(start_wizard(request, template.build(), source=slug)))
+
+
+def automation_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    automation = get_object_or_404(Automation, pk=pk)
+    return redirect(wizard_url(start_wizard(request, automation=automation, source="edit")))
+
+
+# --- Detail ------------------------------------------------------------------------------------
+
+
+def _task_url(task) -> str:
+    for name, args in (("tasks:task-detail", [task.pk]), ("tasks:task-list", [])):
+        try:
+            return reverse(name, args=args)
+        except NoReverseMatch:
+            continue
+    return ""
+
+
+def automation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    automation = get_object_or_404(Automation.objects.prefetch_related(_actions_prefetch()), pk=pk)
+    runs = (
+        Run.objects.filter(automation=automation)
+        .select_related("contact", "event__invoice", "event__recurring")
+        .prefetch_related(Prefetch("results", queryset=RunAction.objects.select_related("task", "card__step__workflow")
+                                   .order_by("position")))
+        .order_by("-created_at", "-pk")
+    )
+    page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    for run in page.object_list:
+        for result in run.results.all():
+            result.task_url = _task_url(result.task) if result.task_id else ""
+    actions = [{"action": action, "icon": KIND_ICONS.get(action.kind, "bi-lightning"),
+                "lines": action_summary(action)} for action in automation.actions.all()]
+    return render(request, "automations/automation_detail.html", {
+        "automation": automation, "actions": actions, "page": page, "runs": page.object_list,
+        "frequency_help": FREQUENCY_HELP.get(automation.frequency, ""),
+        "test_form": SendTestForm(), "RunStatus": RunStatus,
+    })
+
+
+@require_POST
+def automation_switch(request: HttpRequest, pk: int) -> HttpResponse:
+    automation = get_object_or_404(Automation, pk=pk)
+    active = request.POST.get("active") in ("1", "on", "true")
+    try:
+        services.set_automation_active(automation=automation, active=active, by=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        message = _("“%(name)s” is switched on.") if active else _("“%(name)s” is switched off.")
+        messages.success(request, message % {"name": automation.name})
+    return redirect(_back(request, reverse("automations:automation-detail", args=[automation.pk])))
+
+
+@require_http_methods(["GET", "POST"])
+def automation_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    automation = get_object_or_404(Automation.objects.annotate(run_count=Count("runs")), pk=pk)
+    if request.method == "POST":
+        try:
+            services.delete_automation(automation=automation, by=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("“%(name)s” was deleted.") % {"name": automation.name})
+        return redirect("automations:automation-list")
+    return render(request, "automations/automation_confirm_delete.html", {"automation": automation})
+
+
+@require_POST
+def run_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(Run.objects.select_related("automation"), pk=pk)
+    default = reverse("automations:automation-detail", args=[run.automation_id]) + "#runs"
+    try:
+        run = services.retry_run(run=run, by=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        if run.status == RunStatus.SUCCEEDED:
+            messages.success(request, _("The run was tried again and succeeded."))
+        elif run.status == RunStatus.FAILED:
+            messages.error(request, _("The run was tried again and failed again: %(error)s") % {"error": run.error})
+        else:
+            messages.success(request, _("The run will be tried again in a moment."))
+    return redirect(_back(request, default))
+
+
+# --- Send test ---------------------------------------------------------------------------------
+
+
+def _invoice_context(invoice: Invoice) -> dict[str, str]:
+    from invoices.public import public_url
+    from invoices.services import business_today
+
+    contact = invoice.contact
+    return placeholders.context_for(
+        contact=contact, invoice=invoice, plan=invoice.recurring, today=business_today(),
+        link=public_url(invoice), language=contact.language,
+    )
+
+
+def send_test(*, automation: Automation, invoice: Invoice, user) -> list[dict[str, Any]]:
+    """Carry the automation's actions out for `invoice` as a test: no Run, no frequency limit, the
+    email only to `user`, no task created and no card moved (what they would do is described).
+    Returns one result per action: {"label", "icon", "status" (done/skipped/failed), "text"}."""
+    from invoices.services import business_today
+
+    contact = invoice.contact
+    context = _invoice_context(invoice)
+    token = secrets.token_hex(6)
+    results = []
+    for action in automation.actions.select_related("assignee", "step__workflow").order_by("position", "pk"):
+        result = {"label": action.get_kind_display(), "icon": KIND_ICONS.get(action.kind, "bi-lightning")}
+        if action.kind == ActionKind.SEND_EMAIL:
+            to = (user.email or "").strip()
+            if not to:
+                result.update(status="skipped", text=_(
+                    "No test email was sent: your user account has no email address. Add one to your account "
+                    "to receive test emails."))
+            else:
+                message = build_message(action=action, contact=contact, context=context, language=contact.language,
+                                        run_id=None, key=f"test-{automation.pk}-{action.position}-{token}", to=to)
+                message.subject = _("[Test] %(subject)s") % {"subject": message.subject}
+                message.tags = ["automation-test"]
+                try:
+                    get_connection(fail_silently=False).send_messages([message])
+                except Exception as exc:  # any backend error is shown, never a server error
+                    result.update(status="failed", text=_("The test email could not be sent: %(error)s") % {
+                        "error": exc})
+                else:
+                    result.update(status="done", subject=message.subject, text=_(
+                        "Test email sent to you (%(to)s), not to the customer.") % {"to": to})
+        elif action.kind == ActionKind.CREATE_TASK:
+            title = placeholders.single_line(placeholders.render_text(action.title, context))
+            if action.due_in_days is not None:
+                due = business_today() + dt.timedelta(days=action.due_in_days)
+                due_text = _("due %(date)s") % {"date": formats.date_format(due, "SHORT_DATE_FORMAT")}
+            else:
+                due_text = _("no due date")
+            who = action.assignee.get_username() if action.assignee else _("the whole team")
+            result.update(status="skipped", text=_(
+                "No task is created in a test. The task would be “%(title)s” (%(due)s), for %(who)s.") % {
+                "title": title, "due": due_text, "who": who})
+        elif action.kind == ActionKind.MOVE_CARD:
+            result.update(status="skipped", text=_(
+                "No card is moved in a test. The card of %(contact)s on “%(workflow)s” would move to “%(step)s”.") % {
+                "contact": contact.name, "workflow": action.step.workflow.name, "step": action.step.name})
+        results.append(result)
+    return results
+
+
+@require_http_methods(["GET", "POST"])
+def automation_test(request: HttpRequest, pk: int) -> HttpResponse:
+    automation = get_object_or_404(Automation, pk=pk)
+    results = None
+    invoice = None
+    if request.method == "POST":
+        form = SendTestForm(request.POST)
+        if form.is_valid():
+            invoice = form.cleaned_data["invoice"]
+            results = send_test(automation=automation, invoice=invoice, user=request.user)
+    else:
+        form = SendTestForm(initial={"invoice": request.GET.get("invoice")})
+    return render(request, "automations/automation_test.html", {
+        "automation": automation, "form": form, "results": results, "invoice": invoice,
+    })
+
+
+# --- Email preview ----------------------------------------------------------------------------
+
+_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+
+
+@require_http_methods(["GET", "POST"])
+def email_preview(request: HttpRequest) -> HttpResponse:
+    """The email of a send_email action as the customer of a real invoice would get it: subject,
+    text and HTML, or the errors that keep it from being saved. Reads the action's fields under
+    `prefix` (e.g. "actions-0-subject"), as the builder's form posts them."""
+    data = request.POST if request.method == "POST" else request.GET
+    prefix = data.get("prefix", "")
+    prefix = prefix if _PREFIX.match(prefix) else ""
+
+    def value(name: str) -> str:
+        return data.get(f"{prefix}-{name}" if prefix else name, "")
+
+    action, errors = services.build_action({
+        "kind": "send_email", "subject": value("subject"), "body": value("body"),
+        "sender_name": value("sender_name"), "reply_to": value("reply_to"),
+    })
+    invoices = invoice_choices_queryset().select_related("recurring")
+    invoice_id = value("preview_invoice") or data.get("invoice", "")
+    invoice = invoices.filter(pk=int(invoice_id)).first() if str(invoice_id).isdigit() else None
+    if invoice is None:
+        invoice = invoices.first()
+    labels = {"subject": _("Subject"), "body": _("Message"), "sender_name": _("Sender name"),
+              "reply_to": _("Reply-to address")}
+    error_list = [(labels.get(field, ""), messages_) for field, messages_ in errors.items()]
+    email = None
+    if not errors and invoice is not None:
+        contact = invoice.contact
+        message = build_message(action=action, contact=contact, context=_invoice_context(invoice),
+                                language=contact.language, run_id=None, key="preview", to=contact.email or "")
+        email = {
+            "from": message.from_email, "to": contact.email, "reply_to": ", ".join(message.reply_to),
+            "subject": message.subject, "text": message.body,
+            # render_html escaped the author's text and every value (automations.placeholders).
+            "html": mark_safe(message.alternatives[0][0]),
+        }
+    template = "automations/_preview.html" if request.headers.get("HX-Request") else "automations/preview.html"
+    return render(request, template, {"errors": error_list, "email": email, "invoice": invoice})
+
+
+# --- Export and import ------------------------------------------------------------------------
+
+
+def automation_export(request: HttpRequest) -> HttpResponse:
+    data = portable.export_automations()
+    response = HttpResponse(json.dumps(data, indent=2, ensure_ascii=False) + "\n",
+                            content_type="application/json; charset=utf-8")
+    filename = f"automations-{timezone.localdate().isoformat()}.json"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def automation_import(request: HttpRequest) -> HttpResponse:
+    problems: list[str] = []
+    if request.method == "POST":
+        form = ImportForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                data = json.loads(upload.read().decode("utf-8-sig"))
+            except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+                problems = [_("The file is not valid JSON (%(error)s). Nothing was imported.") % {"error": exc}]
+            else:
+                try:
+                    saved = portable.import_automations(data, replace=form.cleaned_data["replace"], by=request.user)
+                except portable.ImportInvalid as exc:
+                    problems = exc.problems
+                except DomainError as exc:
+                    problems = [exc.message]
+                else:
+                    messages.success(request, ngettext(
+                        "%(count)d automation imported.", "%(count)d automations imported.", len(saved)) % {
+                        "count": len(saved)})
+                    return redirect("automations:automation-list")
+    else:
+        form = ImportForm()
+    return render(request, "automations/automation_import.html", {"form": form, "problems": problems})

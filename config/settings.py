@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "anymail",
     "crispy_forms",
     "crispy_bootstrap5",
+    "formtools",
     "invoices",
     "automations",
     "tasks",
@@ -92,6 +93,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Every page needs a login except those marked @login_not_required and the ESP webhooks.
+    "config.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -155,8 +158,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
-LOGIN_REDIRECT_URL = "/admin/"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
 
 # --- Language and time ----------------------------------------------------------------------
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
@@ -191,13 +195,14 @@ STATIC_ROOT = VAR_DIR / "static"
 # "vendor/bootstrap/js/bootstrap.bundle.min.js", "vendor/bootstrap-icons/bootstrap-icons.min.css",
 # "vendor/htmx/htmx.min.js", "vendor/sortablejs/Sortable.min.js". A package that is not installed
 # is left out, so the app still starts without npm (unstyled).
-STATICFILES_DIRS = [
+STATICFILES_DIRS = [BASE_DIR / "static"] + [
     (name, BASE_DIR / "node_modules" / path)
     for name, path in [
         ("vendor/bootstrap", "bootstrap/dist"),
         ("vendor/bootstrap-icons", "bootstrap-icons/font"),
         ("vendor/htmx", "htmx.org/dist"),
         ("vendor/sortablejs", "sortablejs"),
+        ("vendor/chartjs", "chart.js/dist"),
     ]
     if (BASE_DIR / "node_modules" / path).is_dir()
 ]

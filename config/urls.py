@@ -1,18 +1,25 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
-from django.views.generic import RedirectView
 
-from invoices.views import public_invoice
+from invoices.views import dashboard, public_invoice
 
 admin.site.site_header = "Invoices & Automations"
 admin.site.site_title = "Invoices & Automations"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
     # The customer's read-only invoice page, reached by a signed link (no login).
-    path("i/<str:token>/", public_invoice, name="invoice-public"),
+    path("i/<str:token>/", login_not_required(public_invoice), name="invoice-public"),
     # ESP delivery-tracking webhooks (anymail checks ANYMAIL_WEBHOOK_SECRET and signatures).
     path("anymail/", include("anymail.urls")),
-    # Until the product's own pages exist, the admin is the home page.
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("invoices/", include("invoices.urls")),
+    path("automations/", include("automations.urls")),
+    path("tasks/", include("tasks.urls")),
+    path("workflows/", include("workflows.urls")),
+    path("", dashboard, name="dashboard"),
 ]

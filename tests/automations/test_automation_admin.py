@@ -75,7 +75,7 @@ def test_automation_admin_pages_open_for_the_owner(client, owner):
     for url in [
         reverse("admin:automations_automation_changelist"),
         reverse("admin:automations_automation_changelist") + "?is_active__exact=0&q=Overdue",
-        reverse("admin:automations_automation_add"),
+        reverse("admin:automations_automation_add") + "?classic=1",
         reverse("admin:automations_automation_change", args=[automation.pk]),
         reverse("admin:automations_automation_delete", args=[automation.pk]),
     ]:
@@ -117,7 +117,15 @@ def test_outsider_is_sent_to_the_admin_login(client, name):
 
 def test_staff_can_open_the_automation_pages(client):
     client.force_login(make_staff())
-    assert client.get(reverse("admin:automations_automation_add")).status_code == 200
+    assert client.get(reverse("admin:automations_automation_add") + "?classic=1").status_code == 200
+
+
+def test_add_automation_in_the_admin_opens_the_builder(client, owner):
+    response = client.get(reverse("admin:automations_automation_add"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("automations:automation-new")
+    page = client.get(response["Location"]).content.decode()
+    assert "+ Custom Automation" in page
 
 
 # --- Adding and changing through the services -------------------------------------------------

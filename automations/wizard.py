@@ -1,0 +1,510 @@
+"""The automation builder: one step per screen, as in the help article we follow.
+
+name → trigger (category Invoices) → Limit frequency → action(s) → review, where **Activate**
+saves through `services.create_automation` / `update_automation` and switches the automation on
+("Save as draft (off)" saves it switched off).
+
+It is a django-formtools `SessionWizardView` with a few changes:
+
+* Every builder has its own id (`wid`, in its URL) and its own session storage, so two tabs — a
+  new automation here, an edit there — do not overwrite each other. A builder is started by
+  `start_wizard` (empty, from a template, or from an automation being edited) and lives until it
+  saves; the oldest ones are dropped when a session holds more than MAX_OPEN.
+* Post/redirect/get: a step that validates redirects to the builder's URL, which shows the current
+  step; Back and the step links keep what was typed on the step being left, valid or not (the final
+  check before saving sends the person back to any step that is not valid).
+* The actions step is a formset; adding, removing and moving an action up or down are buttons
+  that post the step and come back to it (`actions_op`), so no JavaScript is needed.
+* Saving is once only: the builder's id is a one-time token. The save runs under a lock on the
+  user's row and re-reads the session inside it, so a double-clicked Activate — two requests at the
+  same moment — saves one automation and sends the second request to it.
+* An edit remembers the automation's `updated_at` when it starts; if the automation changed
+  elsewhere since then, saving is refused and nothing is overwritten.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import OrderedDict
+from importlib import import_module
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.exceptions import SessionInterrupted
+from django.db import transaction
+from django.forms import BaseFormSet
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.generic import View
+from formtools.wizard.forms import ManagementForm
+from formtools.wizard.storage import get_storage
+from formtools.wizard.views import SessionWizardView, StepsHelper
+
+from invoices.errors import DomainError
+
+from . import placeholders, services
+from .forms import (
+    KIND_FIELDS, KIND_ICONS, MAX_ACTIONS, ActionForm, ActionFormSet, FrequencyForm, NameForm, ReviewForm,
+    TriggerForm, invoice_choices_queryset,
+)
+from .models import Action, ActionKind, Automation
+from .triggers import FREQUENCY_HELP, Frequency, Trigger
+
+STEPS: list[tuple[str, type]] = [
+    ("name", NameForm),
+    ("trigger", TriggerForm),
+    ("frequency", FrequencyForm),
+    ("actions", ActionFormSet),
+    ("review", ReviewForm),
+]
+STEP_TITLES = {
+    "name": gettext_lazy("Name"),
+    "trigger": gettext_lazy("Trigger"),
+    "frequency": gettext_lazy("Limit frequency"),
+    "actions": gettext_lazy("Actions"),
+    "review": gettext_lazy("Review"),
+}
+ACTION_FIELDS = tuple(ActionForm.base_fields)
+# Where each error of automations.services belongs.
+ERROR_STEP = {"name": "name", "trigger": "trigger", "frequency": "frequency", "actions": "actions"}
+
+SESSION_OPEN = "automation_wizards"  # ids of the builders open in this session, oldest first
+SESSION_DONE = "automation_wizards_done"  # builder id → pk of the automation it saved
+MAX_OPEN = 10
+MAX_DONE = 30
+MANAGEMENT_PREFIX = "wizard"
+
+
+def _storage_prefix(wid: str) -> str:
+    return f"automation_{wid}"
+
+
+def _session_key(wid: str) -> str:
+    # As formtools' storage names it.
+    return f"wizard_{_storage_prefix(wid)}"
+
+
+def _valid_wid(wid: str) -> bool:
+    return 10 <= len(wid) <= 64 and all(c.isalnum() or c in "-_" for c in wid)
+
+
+# --- The steps' data as the forms post it -------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "pk"):
+        return str(value.pk)
+    return str(value)
+
+
+def actions_data(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The actions step's data (as its formset posts it) for these actions, in order."""
+    data = {
+        "actions-TOTAL_FORMS": [str(len(rows))], "actions-INITIAL_FORMS": ["0"],
+        "actions-MIN_NUM_FORMS": ["0"], "actions-MAX_NUM_FORMS": [str(MAX_ACTIONS)],
+    }
+    for index, row in enumerate(rows):
+        for name in ACTION_FIELDS:
+            data[f"actions-{index}-{name}"] = [_text(row.get(name))]
+    return data
+
+
+def action_rows(data) -> list[dict[str, str]]:
+    """The actions as posted (raw strings), for adding, removing and moving one."""
+    try:
+        total = int(data.get("actions-TOTAL_FORMS", 0))
+    except (TypeError, ValueError):
+        total = 0
+    total = max(0, min(total, MAX_ACTIONS))
+    return [{name: data.get(f"actions-{index}-{name}", "") for name in ACTION_FIELDS} for index in range(total)]
+
+
+def steps_data(values: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
+    """Every step's data for a builder prefilled with `values` (name, trigger, frequency, actions)."""
+    return {
+        "name": {"name-name": [_text(values.get("name"))]},
+        "trigger": {"trigger-trigger": [_text(values.get("trigger"))]},
+        "frequency": {"frequency-frequency": [_text(values.get("frequency") or Frequency.UNLIMITED)]},
+        "actions": actions_data(values.get("actions") or []),
+    }
+
+
+def values_of(automation: Automation) -> dict[str, Any]:
+    """An automation as the builder's values."""
+    actions = []
+    for action in automation.actions.select_related("step").order_by("position", "pk"):
+        row: dict[str, Any] = {"kind": action.kind}
+        for name in KIND_FIELDS.get(action.kind, ()):
+            if name == "workflow":
+                row["workflow"] = action.step.workflow_id if action.step_id else None
+            elif name == "assignee":
+                row["assignee"] = action.assignee_id
+            elif name == "step":
+                row["step"] = action.step_id
+            else:
+                row[name] = getattr(action, name)
+        actions.append(row)
+    return {"name": automation.name, "trigger": automation.trigger, "frequency": automation.frequency,
+            "actions": actions}
+
+
+def start_wizard(request: HttpRequest, values: dict[str, Any] | None = None, *,
+                 automation: Automation | None = None, source: str = "") -> str:
+    """Open a new builder in the session, prefilled with `values` (or `automation`'s, to edit it).
+    Returns its id for the builder's URL."""
+    wid = secrets.token_urlsafe(12)
+    storage = get_storage(AutomationWizard.storage_name, _storage_prefix(wid), request, None)
+    storage.init_data()
+    if automation is not None:
+        values = values_of(automation)
+    step_data = steps_data(values) if values else {}
+    for step, data in step_data.items():
+        storage.set_step_data(step, data)
+    storage.current_step = STEPS[0][0]
+    storage.extra_data = {
+        "automation_id": automation.pk if automation is not None else None,
+        "updated_at": automation.updated_at.isoformat() if automation is not None else None,
+        "source": source,
+    }
+    opened = [w for w in request.session.get(SESSION_OPEN, []) if w != wid] + [wid]
+    for old in opened[:-MAX_OPEN]:
+        request.session.pop(_session_key(old), None)
+    request.session[SESSION_OPEN] = opened[-MAX_OPEN:]
+    return wid
+
+
+def wizard_url(wid: str) -> str:
+    return reverse("automations:automation-wizard", args=[wid])
+
+
+# --- Rendering a step without errors ----------------------------------------------------------
+
+
+def unbound(form):
+    """The same step form showing the values of a bound form, without its errors: a step that is
+    entered shows what was typed before, and errors only after the person presses Next."""
+    if not form.is_bound:
+        return form
+    if isinstance(form, BaseFormSet):
+        initial = [{name: sub[name].value() for name in sub.fields} for sub in form.forms]
+        return form.__class__(initial=initial, prefix=form.prefix)
+    return form.__class__(initial={name: form[name].value() for name in form.fields}, prefix=form.prefix)
+
+
+class StaleEdit(Exception):
+    pass
+
+
+def _fresh_session(request: HttpRequest) -> dict[str, Any]:
+    """The session as stored now (another request may have changed it since this one began)."""
+    if not request.session.session_key:
+        return {}
+    engine = import_module(settings.SESSION_ENGINE)
+    return engine.SessionStore(session_key=request.session.session_key).load()
+
+
+class AutomationWizard(SessionWizardView):
+    form_list = STEPS
+    template_name = "automations/wizard.html"
+
+    # --- Set-up: one storage per builder id ---------------------------------------------------
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.wid = kwargs["wid"]
+        if not _valid_wid(self.wid) or _session_key(self.wid) not in request.session:
+            done = request.session.get(SESSION_DONE, {}).get(self.wid) if _valid_wid(self.wid) else None
+            if done and Automation.objects.filter(pk=done).exists():
+                messages.info(request, _("This automation has already been saved."))
+                return redirect("automations:automation-detail", pk=done)
+            messages.warning(request, _("This builder has expired or was closed. Please start again."))
+            return redirect("automations:automation-new")
+        self.prefix = MANAGEMENT_PREFIX
+        self.storage = get_storage(self.storage_name, _storage_prefix(self.wid), request, None)
+        self.steps = StepsHelper(self)
+        response = View.dispatch(self, request, *args, **kwargs)
+        self.storage.update_response(response)
+        return response
+
+    def get_prefix(self, request, *args, **kwargs) -> str:
+        return MANAGEMENT_PREFIX
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        return self.storage.extra_data or {}
+
+    @property
+    def editing(self) -> Automation | None:
+        if not hasattr(self, "_editing"):
+            pk = self.extra.get("automation_id")
+            self._editing = Automation.objects.filter(pk=pk).first() if pk else None
+        return self._editing
+
+    def get_form_initial(self, step: str):
+        return None if step == "actions" else {}
+
+    def get_form_step_data(self, form) -> dict[str, list[str]]:
+        # Only the step's own fields: not the CSRF token, not the other buttons.
+        return self.raw_step_data(form.prefix, form.data)
+
+    @staticmethod
+    def raw_step_data(step: str, data) -> dict[str, list[str]]:
+        return {key: data.getlist(key) for key in data if key.startswith(f"{step}-")}
+
+    def display_form(self, step: str):
+        data = self.storage.get_step_data(step)
+        return unbound(self.get_form(step=step, data=data)) if data is not None else self.get_form(step=step)
+
+    # --- Requests -------------------------------------------------------------------------------
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # Unlike formtools, a GET shows the current step again (after a redirect, a reload).
+        return self.render(self.display_form(self.steps.current))
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        management = ManagementForm(request.POST, prefix=self.prefix)
+        form_list = self.get_form_list()
+        if not management.is_valid() or management.cleaned_data["current_step"] not in form_list:
+            return HttpResponseBadRequest(_("This page was changed or is incomplete. Reload it and try again."))
+        # The page posted may be an older one (the Back button of the browser): its step wins.
+        self.storage.current_step = management.cleaned_data["current_step"]
+        current = self.steps.current
+        goto = request.POST.get("wizard_goto_step")
+        operation = request.POST.get("actions_op")
+        if goto in form_list or operation:
+            # Keep what was typed on this step, valid or not; the final check catches the rest.
+            self.storage.set_step_data(current, self.raw_step_data(current, request.POST))
+            if operation and current == "actions":
+                self.change_actions(operation)
+            elif goto in form_list:
+                self.storage.current_step = goto
+            return redirect(wizard_url(self.wid))
+        return super().post(request, *args, **kwargs)
+
+    def change_actions(self, operation: str) -> None:
+        rows = action_rows(self.storage.get_step_data("actions") or {})
+        verb, _sep, argument = operation.partition(":")
+        if verb == "add" and argument in ActionKind.values:
+            if len(rows) >= MAX_ACTIONS:
+                messages.error(self.request, _("An automation can have at most %(max)d actions.") % {"max": MAX_ACTIONS})
+            else:
+                rows.append({"kind": argument})
+        elif verb in ("remove", "up", "down") and argument.isdigit() and int(argument) < len(rows):
+            index = int(argument)
+            if verb == "remove":
+                rows.pop(index)
+            elif verb == "up" and index > 0:
+                rows[index - 1], rows[index] = rows[index], rows[index - 1]
+            elif verb == "down" and index + 1 < len(rows):
+                rows[index + 1], rows[index] = rows[index], rows[index + 1]
+        self.storage.set_step_data("actions", actions_data(rows))
+
+    def render_next_step(self, form, **kwargs: Any) -> HttpResponse:
+        self.storage.current_step = self.steps.next
+        return redirect(wizard_url(self.wid))
+
+    def render_goto_step(self, goto_step: str, **kwargs: Any) -> HttpResponse:
+        self.storage.current_step = goto_step
+        return redirect(wizard_url(self.wid))
+
+    def render_done(self, form, **kwargs: Any) -> HttpResponse:
+        final_forms = OrderedDict()
+        for step in self.get_form_list():
+            step_form = self.get_form(step=step, data=self.storage.get_step_data(step))
+            if not step_form.is_valid():
+                return self.render_revalidation_failure(step, step_form, **kwargs)
+            final_forms[step] = step_form
+        return self.done(list(final_forms.values()), form_dict=final_forms, **kwargs)
+
+    # --- Saving ---------------------------------------------------------------------------------
+
+    def done(self, form_list, form_dict, **kwargs: Any) -> HttpResponse:
+        activate = form_dict["review"].cleaned_data["activate"] == ReviewForm.ACTIVATE
+        fields = {
+            "name": form_dict["name"].cleaned_data["name"],
+            "trigger": form_dict["trigger"].cleaned_data["trigger"],
+            "frequency": form_dict["frequency"].cleaned_data["frequency"],
+            "actions": form_dict["actions"].action_dicts(),
+            "is_active": activate,
+        }
+        user = self.request.user
+        try:
+            with transaction.atomic():
+                # Two submits of this builder (a double click) queue here, one after the other;
+                # the second finds the first one's mark in the session as stored now.
+                get_user_model()._default_manager.select_for_update().filter(pk=user.pk).first()
+                done = dict(_fresh_session(self.request).get(SESSION_DONE, {}))
+                if self.wid in done:
+                    self.request.session[SESSION_DONE] = done
+                    return self.finish(done[self.wid], already=True)
+                automation_id = self.extra.get("automation_id")
+                if automation_id:
+                    automation = Automation.objects.select_for_update().filter(pk=automation_id).first()
+                    if automation is None:
+                        raise DomainError(_("This automation has been deleted meanwhile; nothing was saved."))
+                    if automation.updated_at.isoformat() != self.extra.get("updated_at"):
+                        raise StaleEdit
+                    services.update_automation(automation=automation, by=user, **fields)
+                else:
+                    automation = services.create_automation(by=user, **fields)
+                done[self.wid] = automation.pk
+                self.request.session[SESSION_DONE] = dict(list(done.items())[-MAX_DONE:])
+                try:
+                    self.request.session.save()
+                except UpdateError:  # the session ended meanwhile (a logout in another tab)
+                    raise SessionInterrupted(_("Your session ended; nothing was saved. Please log in again.")) from None
+        except StaleEdit:
+            return self.render_error("review", form_dict["review"], _(
+                "This automation was changed elsewhere (in another tab or by someone else) after you started "
+                "editing it. Nothing was saved, so those changes are kept. Start the edit again to see the "
+                "current version."), stale=True)
+        except services.AutomationInvalid as exc:
+            return self.render_service_errors(exc, form_dict)
+        except DomainError as exc:
+            return self.render_error("review", form_dict["review"], exc.message)
+        return self.finish(automation.pk, activated=activate, created=not self.extra.get("automation_id"))
+
+    def finish(self, pk: int, *, already: bool = False, activated: bool = False, created: bool = True) -> HttpResponse:
+        self.request.session.pop(_session_key(self.wid), None)
+        self.request.session[SESSION_OPEN] = [w for w in self.request.session.get(SESSION_OPEN, []) if w != self.wid]
+        if already:
+            messages.info(self.request, _("This automation has already been saved."))
+        else:
+            automation = Automation.objects.get(pk=pk)
+            if activated:
+                message = _("“%(name)s” is saved and switched on.")
+            else:
+                message = _("“%(name)s” is saved as a draft; it is switched off.")
+            messages.success(self.request, message % {"name": automation.name})
+        return redirect("automations:automation-detail", pk=pk)
+
+    def render_error(self, step: str, form, message: str, **context: Any) -> HttpResponse:
+        self.storage.current_step = step
+        form.add_error(None, message)
+        return self.render(form, **context)
+
+    def render_service_errors(self, exc: services.AutomationInvalid, form_dict) -> HttpResponse:
+        """Errors found while saving (e.g. a step deleted meanwhile), shown at their fields."""
+        steps = [ERROR_STEP.get(field, "review") for field in exc.errors] + (["actions"] if exc.action_errors else [])
+        order = [step for step, _form in STEPS]
+        step = min(steps, key=order.index) if steps else "review"
+        form = self.get_form(step=step, data=self.storage.get_step_data(step))
+        form.is_valid()
+        if step == "actions":
+            for field, messages_ in exc.errors.items():
+                if field == "actions":
+                    form._non_form_errors.extend(messages_)
+            for index, fields in exc.action_errors.items():
+                target = form.forms[index] if index < len(form.forms) else None
+                for field, messages_ in fields.items():
+                    for message in messages_:
+                        if target is not None and field in target.fields and field != "kind":
+                            target.add_error(field, message)
+                        elif target is not None:
+                            target.add_error(None, message)
+                        else:
+                            form._non_form_errors.append(message)
+        else:
+            for field, messages_ in exc.errors.items():
+                for message in messages_:
+                    form.add_error(field if field in form.fields else None, message)
+        self.storage.current_step = step
+        return self.render(form)
+
+    # --- Context ----------------------------------------------------------------------------------
+
+    def get_context_data(self, form, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(form=form, **kwargs)
+        current = self.steps.current
+        stored_name = (self.storage.get_step_data("name") or {}).get("name-name") or ""
+        context.update({
+            "wid": self.wid,
+            "automation": self.editing,
+            "editing": bool(self.extra.get("automation_id")),
+            "automation_name": stored_name.strip() if isinstance(stored_name, str) else "",
+            "step_titles": STEP_TITLES,
+            "step_nav": [
+                {"name": step, "title": STEP_TITLES[step], "number": index + 1, "current": step == current,
+                 "reachable": step == current or self.storage.get_step_data(step) is not None
+                 or index < self.steps.step0}
+                for index, (step, _form) in enumerate(STEPS)
+            ],
+            "current_title": STEP_TITLES[current],
+        })
+        if current == "frequency":
+            context["frequency_help"] = FREQUENCY_HELP
+        if current == "actions":
+            context.update({
+                "action_kinds": [(kind, label, KIND_ICONS[kind]) for kind, label in ActionKind.choices],
+                "placeholders": list(placeholders.PLACEHOLDERS.items()),
+                "preview_invoices": list(invoice_choices_queryset()[:50]),
+                "max_actions": MAX_ACTIONS,
+                "trigger_label": self._trigger_label(),
+            })
+        if current == "review":
+            context["summary"] = self.summary()
+        return context
+
+    def _trigger_label(self) -> str:
+        data = self.get_cleaned_data_for_step("trigger")
+        return Trigger(data["trigger"]).label if data else ""
+
+    def summary(self) -> dict[str, Any]:
+        name = self.get_cleaned_data_for_step("name")
+        trigger = self.get_cleaned_data_for_step("trigger")
+        frequency = self.get_cleaned_data_for_step("frequency")
+        formset = self.get_form(step="actions", data=self.storage.get_step_data("actions"))
+        actions = []
+        actions_valid = formset.is_valid()
+        if actions_valid:
+            for form in formset.forms:
+                actions.append({"label": form.kind_label, "icon": form.kind_icon,
+                                "lines": action_lines(form.as_service_dict())})
+        return {
+            "name": name["name"] if name else None,
+            "trigger": Trigger(trigger["trigger"]).label if trigger else None,
+            "frequency": Frequency(frequency["frequency"]).label if frequency else None,
+            "frequency_help": FREQUENCY_HELP[frequency["frequency"]] if frequency else None,
+            "actions": actions,
+            "actions_valid": actions_valid,
+        }
+
+
+def action_lines(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """What an action does, as (label, value) lines for the review and the detail page."""
+    kind = data.get("kind")
+    if kind == ActionKind.SEND_EMAIL:
+        lines = [(_("Subject"), data.get("subject") or "")]
+        if data.get("sender_name"):
+            lines.append((_("Sender name"), data["sender_name"]))
+        if data.get("reply_to"):
+            lines.append((_("Reply-to address"), data["reply_to"]))
+        return lines
+    if kind == ActionKind.CREATE_TASK:
+        assignee = data.get("assignee")
+        days = data.get("due_in_days")
+        return [
+            (_("Task title"), data.get("title") or ""),
+            (_("Assign to"), assignee.get_username() if assignee is not None else _("The whole team")),
+            (_("Due"), _("%(days)d days after the trigger") % {"days": days} if days is not None else _("No due date")),
+        ]
+    if kind == ActionKind.MOVE_CARD:
+        step = data.get("step")
+        return [(_("Workflow"), step.workflow.name if step else ""), (_("Step"), step.name if step else "")]
+    return []
+
+
+def action_summary(action: Action) -> list[tuple[str, str]]:
+    data: dict[str, Any] = {"kind": action.kind}
+    for name in KIND_FIELDS.get(action.kind, ()):
+        if name != "workflow":
+            data[name] = getattr(action, name)
+    return action_lines(data)
+

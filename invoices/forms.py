@@ -1,0 +1,225 @@
+"""Forms of the invoice pages. They check input and show errors at their fields; every change of
+state is made by `invoices.services`, whose DomainError the views put back on the form
+(`add_domain_error`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from babel.core import UnknownLocaleError
+from babel.numbers import get_currency_name
+from django import forms
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+
+from .errors import DomainError
+from .models import Contact, Interval, PaymentMethod
+from .validators import currency_codes
+
+COMMON_CURRENCIES = ["EUR", "USD", "GBP", "CHF"]
+LINE_BREAK_ERROR = _("This field cannot contain line breaks.")
+
+
+def currency_choices() -> list[tuple[str, str]]:
+    """EUR, USD, GBP, CHF first, then every other ISO 4217 code, named in the current language."""
+    locale = translation.get_language() or "en"
+
+    def label(code: str) -> str:
+        try:
+            return f"{code} — {get_currency_name(code, locale=locale.replace('-', '_'))}"
+        except (UnknownLocaleError, ValueError):
+            return code
+
+    common = [c for c in COMMON_CURRENCIES if c in currency_codes()]
+    others = sorted(currency_codes() - set(common))
+    return [(code, label(code)) for code in common + others]
+
+
+class DateInput(forms.DateInput):
+    """The browser's date picker; the value is always ISO (yyyy-mm-dd), whatever the language."""
+
+    input_type = "date"
+
+    def __init__(self, attrs: dict | None = None) -> None:
+        super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+
+def add_domain_error(form: forms.BaseForm, exc: DomainError) -> None:
+    """Show a service's refusal at the field it names, or at the top of the form."""
+    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+
+
+class NoLineBreaksMixin:
+    """Refuse CR/LF in single-line fields before Django strips them away silently."""
+
+    multiline_fields: tuple[str, ...] = ()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()  # type: ignore[misc]
+        for name, field in self.fields.items():  # type: ignore[attr-defined]
+            if name in self.multiline_fields or not isinstance(field, forms.CharField):
+                continue
+            raw = self.data.get(self.add_prefix(name), "")  # type: ignore[attr-defined]
+            if isinstance(raw, str) and ("\n" in raw or "\r" in raw):
+                self.add_error(name, LINE_BREAK_ERROR)  # type: ignore[attr-defined]
+        return cleaned
+
+
+# --- Contacts ---------------------------------------------------------------------------------
+
+
+class ContactForm(NoLineBreaksMixin, forms.ModelForm):
+    class Meta:
+        model = Contact
+        fields = ["name", "email", "phone", "company", "language"]  # noqa: RUF012 (Django's Meta)
+        widgets = {  # noqa: RUF012
+            "email": forms.EmailInput(attrs={"autocomplete": "off"}),
+            "phone": forms.TextInput(attrs={"type": "tel"}),
+        }
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False, max_length=200)
+
+
+# --- Invoices ---------------------------------------------------------------------------------
+
+
+class InvoiceForm(forms.Form):
+    contact = forms.ModelChoiceField(
+        label=_("Contact"), queryset=Contact.objects.all(), empty_label=_("Choose a contact…"),
+    )
+    issue_date = forms.DateField(label=_("Issue date"), widget=DateInput())
+    due_date = forms.DateField(label=_("Due date"), widget=DateInput())
+    currency = forms.ChoiceField(label=_("Currency"), choices=currency_choices)
+    notes = forms.CharField(
+        label=_("Notes"), required=False, max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Printed on the invoice, below the line items."),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        issue, due = cleaned.get("issue_date"), cleaned.get("due_date")
+        if issue and due and due < issue:
+            self.add_error("due_date", _("The due date cannot be before the issue date."))
+        return cleaned
+
+
+class LineItemForm(NoLineBreaksMixin, forms.Form):
+    description = forms.CharField(label=_("Description"), max_length=500)
+    quantity = forms.DecimalField(
+        label=_("Quantity"), max_digits=12, decimal_places=3, initial=Decimal("1"),
+        validators=[MinValueValidator(Decimal("0.001"), message=_("The quantity must be greater than zero."))],
+        widget=forms.NumberInput(attrs={"step": "any", "min": "0.001", "inputmode": "decimal"}),
+    )
+    unit_price = forms.DecimalField(
+        label=_("Unit price"), max_digits=14, decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01"), message=_("The price must be greater than zero."))],
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"}),
+    )
+    tax_rate = forms.DecimalField(
+        label=_("Tax rate (%)"), max_digits=5, decimal_places=2, initial=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "max": "100", "inputmode": "decimal"}),
+    )
+
+    def item(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {k: data[k] for k in ("description", "quantity", "unit_price", "tax_rate")}
+
+
+class BaseLineItemFormSet(forms.BaseFormSet):
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        if not self.items():
+            raise forms.ValidationError(_("Add at least one line item."), code="no_items")
+
+    def kept_forms(self) -> list[LineItemForm]:
+        """The rows to save: existing ones and filled-in new ones, less those marked for removal."""
+        initial = self.initial_form_count()
+        return [
+            f for i, f in enumerate(self.forms)
+            if (i < initial or f.has_changed()) and not self._should_delete_form(f)
+        ]
+
+    def items(self) -> list[dict[str, Any]]:
+        return [f.item() for f in self.kept_forms() if hasattr(f, "cleaned_data")]
+
+
+def line_item_formset(*, data: Any = None, initial: list[dict[str, Any]] | None = None) -> BaseLineItemFormSet:
+    """The line items of an invoice form: its rows, and one blank row when there are none."""
+    formset_class = forms.formset_factory(
+        LineItemForm, formset=BaseLineItemFormSet, extra=0 if initial else 1, can_delete=True,
+        max_num=200, validate_max=True,
+    )
+    return formset_class(data=data, initial=initial, prefix="items")
+
+
+def invoice_initial(*, today: dt.date) -> dict[str, Any]:
+    return {
+        "issue_date": today,
+        "due_date": today + dt.timedelta(days=settings.DEFAULT_PAYMENT_TERMS_DAYS),
+        "currency": settings.DEFAULT_CURRENCY,
+    }
+
+
+class InvoiceFilterForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False, max_length=200)
+    status = forms.CharField(required=False)
+    contact = forms.IntegerField(required=False, min_value=1)
+
+
+class PaymentForm(NoLineBreaksMixin, forms.Form):
+    amount = forms.DecimalField(
+        label=_("Amount"), max_digits=14, decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01"), message=_("The amount must be greater than zero."))],
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"}),
+    )
+    date = forms.DateField(label=_("Date"), widget=DateInput())
+    method = forms.ChoiceField(label=_("Method"), choices=PaymentMethod.choices, initial=PaymentMethod.BANK_TRANSFER)
+    reference = forms.CharField(label=_("Reference"), required=False, max_length=200)
+    # One per rendered form: the same form posted twice records one payment (see the view).
+    nonce = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+
+
+# --- Recurring payments -----------------------------------------------------------------------
+
+
+class RecurringForm(NoLineBreaksMixin, forms.Form):
+    contact = forms.ModelChoiceField(label=_("Contact"), queryset=Contact.objects.all(), empty_label=_("Choose a contact…"))
+    description = forms.CharField(label=_("Description"), max_length=500,
+                                  help_text=_("The line on every invoice this plan issues."))
+    amount = forms.DecimalField(
+        label=_("Amount"), max_digits=14, decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01"), message=_("The amount must be greater than zero."))],
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"}),
+        help_text=_("Net amount per period, before tax."),
+    )
+    tax_rate = forms.DecimalField(
+        label=_("Tax rate (%)"), max_digits=5, decimal_places=2, initial=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "max": "100", "inputmode": "decimal"}),
+    )
+    currency = forms.ChoiceField(label=_("Currency"), choices=currency_choices)
+    interval = forms.ChoiceField(label=_("Interval"), choices=Interval.choices, initial=Interval.MONTHLY)
+    start_date = forms.DateField(label=_("Start date"), widget=DateInput())
+    end_date = forms.DateField(label=_("End date"), required=False, widget=DateInput(),
+                               help_text=_("Leave empty to run until canceled."))
+    payment_terms_days = forms.IntegerField(
+        label=_("Payment terms (days)"), min_value=0, max_value=365,
+        help_text=_("Each invoice is due this many days after it is issued."),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        start, end = cleaned.get("start_date"), cleaned.get("end_date")
+        if start and end and end < start:
+            self.add_error("end_date", _("The end date cannot be before the start date."))
+        return cleaned
