@@ -40,7 +40,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.generic import View
 from formtools.wizard.forms import ManagementForm
 from formtools.wizard.storage import get_storage
@@ -493,7 +493,8 @@ def action_lines(data: dict[str, Any]) -> list[tuple[str, str]]:
         return [
             (_("Task title"), data.get("title") or ""),
             (_("Assign to"), assignee.get_username() if assignee is not None else _("The whole team")),
-            (_("Due"), _("%(days)d days after the trigger") % {"days": days} if days is not None else _("No due date")),
+            (_("Due"), ngettext("%(days)d day after the trigger", "%(days)d days after the trigger", days) % {"days": days}
+             if days is not None else _("No due date")),
         ]
     if kind == ActionKind.MOVE_CARD:
         step = data.get("step")

@@ -248,7 +248,7 @@ Q_CLUSTER = {
     "catch_up": False,
     "save_limit": env_int("Q_SAVE_LIMIT", 1000),
     "ack_failures": True,
-    "label": "Task queue",
+    "label": _("Task queue"),
 }
 if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
     raise ImproperlyConfigured(

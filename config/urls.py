@@ -2,11 +2,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from invoices.views import dashboard, public_invoice
 
-admin.site.site_header = "Invoices & Automations"
-admin.site.site_title = "Invoices & Automations"
+admin.site.site_header = _("Invoices & Automations")
+admin.site.site_title = _("Invoices & Automations")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
