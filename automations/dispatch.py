@@ -281,7 +281,6 @@ def execute_batch(run_ids: list[int], *, now: dt.datetime | None = None, deadlin
 
 
 def _execute_claimed(run: Run, actions: list[Action], results: dict[int, RunAction], now: dt.datetime) -> str:
-    from .actions import ACTIONS, ActionError, ActionSkipped
 
     automation, event = run.automation, run.event
     if run.attempts > MAX_ATTEMPTS:
@@ -299,6 +298,18 @@ def _execute_claimed(run: Run, actions: list[Action], results: dict[int, RunActi
         label = Frequency(automation.frequency).label
         _finish(run, RunStatus.SKIPPED, reason=_("frequency limit: %(limit)s") % {"limit": label}, now=now)
         return run.status
+
+    if any(action.kind == "send_email" for action in actions):
+        # An email must commit `sending` before it is handed over: each step commits on its own.
+        return _run_actions(run, actions, results, now)
+    # Tasks and card moves only: the whole run commits once (fewer commits per run; a crash
+    # leaves nothing half done, and the retry starts from the beginning).
+    with transaction.atomic():
+        return _run_actions(run, actions, results, now)
+
+
+def _run_actions(run: Run, actions: list[Action], results: dict[int, RunAction], now: dt.datetime) -> str:
+    from .actions import ACTIONS, ActionError, ActionSkipped
 
     skipped: list[str] = []
     done = 0

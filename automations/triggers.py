@@ -14,6 +14,15 @@ class Trigger(models.TextChoices):
     RECURRING_CANCELED = "recurring_canceled", _("Recurring payment is canceled")
 
 
+# How an event reads in a history (the labels above read as conditions: "Invoice is paid").
+EVENT_LABELS = {
+    Trigger.INVOICE_OVERDUE: _("Invoice became overdue"),
+    Trigger.INVOICE_PAID: _("Invoice was paid"),
+    Trigger.INVOICE_SENT: _("Invoice was sent"),
+    Trigger.RECURRING_STARTED: _("Recurring payment started"),
+    Trigger.RECURRING_CANCELED: _("Recurring payment was canceled"),
+}
+
 INVOICE_TRIGGERS = {Trigger.INVOICE_OVERDUE, Trigger.INVOICE_PAID, Trigger.INVOICE_SENT}
 RECURRING_TRIGGERS = {Trigger.RECURRING_STARTED, Trigger.RECURRING_CANCELED}
 

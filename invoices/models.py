@@ -132,6 +132,8 @@ class Invoice(models.Model):
             models.Index(fields=["due_date"], condition=Q(status="sent"), name="invoice_sent_due_idx"),
             models.Index(fields=["status", "due_date"], name="invoice_status_due_idx"),
             models.Index(fields=["contact", "status"], name="invoice_contact_status_idx"),
+            # The invoice list's order (newest first), so page 1 of a million is an index read.
+            models.Index(fields=["-issue_date", "-number"], name="invoice_list_order_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(due_date__gte=F("issue_date")), name="invoice_due_not_before_issue"),
@@ -242,6 +244,8 @@ class Payment(models.Model):
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
         ordering = ["-date", "-pk"]
+        # The dashboard adds up the payments of this month.
+        indexes = [models.Index(fields=["date"], name="payment_date_idx")]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive")]
 
     def __str__(self) -> str:

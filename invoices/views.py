@@ -39,6 +39,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from automations.models import Event, Run
+from automations.triggers import EVENT_LABELS
 from tasks.models import Task, TaskStatus
 
 from . import services
@@ -435,7 +436,7 @@ def invoice_timeline(invoice: Invoice) -> list[dict[str, Any]]:
         runs = list(event.runs.all())
         for run in runs:
             run.automation_url = automation_url(run.automation_id)
-        entries.append({"at": event.occurred_at, "label": event.get_kind_display(), "icon": icons.get(event.kind, "lightning"),
+        entries.append({"at": event.occurred_at, "label": EVENT_LABELS.get(event.kind, event.get_kind_display()), "icon": icons.get(event.kind, "lightning"),
                         "runs": runs, "event": event})
     payments = list(invoice.payments.all())
     for payment in payments:

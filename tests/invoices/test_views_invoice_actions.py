@@ -247,7 +247,7 @@ def test_timeline_shows_the_event_and_the_run_it_caused(user_client):
     response = user_client.get(detail(invoice))
     html = response.content.decode()
     timeline = html[html.index('id="timeline"'):]
-    assert "Invoice is sent" in timeline
+    assert "Invoice was sent" in timeline
     assert "Say thanks" in timeline and "badge-status-skipped" in timeline
     assert "Frequency limit: already ran for this contact." in timeline
     assert "Mail it" in timeline and "The contact has no email address." in timeline
@@ -260,4 +260,4 @@ def test_timeline_lists_creation_payment_and_void_in_order(user_client):
     invoice = make_invoice(status="sent")
     user_client.post(reverse("invoices:invoice-payment", args=[invoice.pk]), payment_data())
     labels = [str(e["label"]) for e in user_client.get(detail(invoice)).context["timeline"]]
-    assert labels == ["Created", "Invoice is sent", "Payment recorded", "Invoice is paid"]
+    assert labels == ["Created", "Invoice was sent", "Payment recorded", "Invoice was paid"]
