@@ -68,14 +68,14 @@ def backoff(attempts: int) -> dt.timedelta:
 
 
 def request_dispatch(*, force: bool = False) -> bool:
-    """Enqueue one `dispatch_pending` task unless one is already waiting in the queue.
+    """Enqueue one `dispatch_pending` task unless one is already queued or running.
 
-    The flag is cleared by the task before it looks for events, so an event committed while the
-    task runs either is seen by it or sets the flag again and enqueues the next one: no wake-up
-    is lost. A message the broker loses leaves the flag set; the sweeper then forces a new one.
+    The flag stays raised while a dispatch task works, so a burst of commits enqueues one task,
+    not one per commit. The task lowers the flag only when it finds nothing left, and then looks
+    once more: an event committed just before that saw the raised flag and enqueued nothing, so
+    the task's last look finds it. No wake-up is lost. A task that dies, or a message the broker
+    loses, leaves the flag raised; the sweeper then forces a new task (`force=True`).
     """
-    from django_q.tasks import async_task
-
     now = timezone.now()
     changed = DispatchFlag.objects.filter(pk=1, requested=False).update(requested=True, requested_at=now)
     if not changed:
@@ -83,7 +83,7 @@ def request_dispatch(*, force: bool = False) -> bool:
         if not created and not force:
             return False
     try:
-        async_task("automations.dispatch.dispatch_pending", group="automations")
+        _enqueue_dispatch()
     except Exception:
         # Nothing was queued: a flag left set would make every later wake-up a no-op until the
         # sweeper forces one. Clear it so the next event tries again.
@@ -92,26 +92,41 @@ def request_dispatch(*, force: bool = False) -> bool:
     return True
 
 
+def _enqueue_dispatch() -> None:
+    from django_q.tasks import async_task
+
+    async_task("automations.dispatch.dispatch_pending", group="automations")
+
+
 def dispatch_pending(*, batch_size: int = BATCH_SIZE, now: dt.datetime | None = None) -> int:
     """Turn every undispatched event into runs and execute them. Returns the runs executed."""
     from django_q.conf import Conf
 
-    DispatchFlag.objects.filter(pk=1).update(requested=False)
     executed = 0
     started = time.monotonic()
+    deadline = None if Conf.SYNC else started + TASK_BUDGET_SECONDS
     while True:
         run_ids, full = claim_events(batch_size=batch_size, now=now)
         if full and not Conf.SYNC:
-            request_dispatch()  # more are waiting: let another worker take the next batch
-        deadline = None if Conf.SYNC else started + TASK_BUDGET_SECONDS
+            _enqueue_dispatch()  # more are waiting: let another worker take the next batch
         for start in range(0, len(run_ids), EXECUTE_CHUNK):
             if deadline is not None and time.monotonic() > deadline:
-                # Stay well inside the queue's timeout (slow mail servers): hand the rest over.
+                # Stay well inside the queue's timeout (slow mail servers): hand the rest over
+                # (the flag stays raised: the next task lowers it when it runs dry).
                 enqueue_runs(run_ids[start:])
-                request_dispatch(force=True)
+                _enqueue_dispatch()
                 return executed
             executed += len(execute_batch(run_ids[start:start + EXECUTE_CHUNK], now=now, deadline=deadline))
-        if not full:
+        if full:
+            continue
+        # Run dry: lower the flag, then look once more (see request_dispatch).
+        DispatchFlag.objects.filter(pk=1).update(requested=False)
+        if not Event.objects.filter(dispatched_at__isnull=True).exists():
+            return executed
+        if not run_ids:
+            time.sleep(0.05)  # another worker is committing its claim of the last ones
+        if deadline is not None and time.monotonic() > deadline:
+            request_dispatch(force=True)
             return executed
 
 
