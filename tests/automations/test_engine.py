@@ -326,3 +326,21 @@ def test_a_delivery_webhook_that_arrives_before_the_id_is_saved_is_not_lost(djan
     assert result.message_id == expected
     assert result.email_status == "delivered"
     assert result.email_events.count() == 1
+
+
+def test_a_burst_of_commits_wakes_one_dispatcher_and_none_is_lost(django_capture_on_commit_callbacks):
+    from automations.models import DispatchFlag
+
+    automation("invoice_sent", TASK)
+    with mock.patch("automations.dispatch._enqueue_dispatch") as enqueue:
+        with django_capture_on_commit_callbacks(execute=True):
+            for _ in range(3):
+                make_invoice(status="sent")
+        with django_capture_on_commit_callbacks(execute=True):
+            make_invoice(status="sent")
+    # Four commits, one task queued: the flag stays raised until a task runs dry.
+    assert enqueue.call_count == 1
+    assert DispatchFlag.objects.get(pk=1).requested
+    assert dispatch.dispatch_pending() == 4
+    assert not DispatchFlag.objects.get(pk=1).requested
+    assert Task.objects.count() == 4 and not Event.objects.filter(dispatched_at__isnull=True).exists()
