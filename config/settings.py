@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "automations",
     "tasks",
     "workflows",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -93,6 +94,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A signed-in person's chosen language wins over the browser's.
+    "accounts.middleware.UserLanguageMiddleware",
     # Every page needs a login except those marked @login_not_required and the ESP webhooks.
     "config.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

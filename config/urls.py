@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
+from accounts.views import set_language
 from invoices.views import dashboard, public_invoice
 
 admin.site.site_header = _("Invoices & Automations")
@@ -13,7 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/setlang/", set_language, name="set_language"),
     # The customer's read-only invoice page, reached by a signed link (no login).
     path("i/<str:token>/", login_not_required(public_invoice), name="invoice-public"),
     # ESP delivery-tracking webhooks (anymail checks ANYMAIL_WEBHOOK_SECRET and signatures).
