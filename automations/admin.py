@@ -7,15 +7,14 @@ history: they can be read, not added or changed, and only superusers may delete 
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from invoices.errors import DomainError
-from workflows.admin import ServiceErrorsMixin
+from invoices.admin import ServiceErrorsMixin, run_service_on_each
 
 from . import services
 from .forms import ActionInlineForm, ActionInlineFormSet, AutomationAdminForm
@@ -100,21 +99,15 @@ class AutomationAdmin(ServiceErrorsMixin, admin.ModelAdmin):
             services.delete_automation(automation=automation, by=request.user)
 
     def _switch(self, request: HttpRequest, queryset: QuerySet[Automation], active: bool) -> None:
-        switched = 0
-        for automation in queryset:
-            try:
-                services.set_automation_active(automation=automation, active=active, by=request.user)
-            except DomainError as exc:
-                self.message_user(request, exc.message, level=messages.ERROR)
-            else:
-                switched += 1
-        if switched:
-            message = (
-                ngettext("%(count)d automation switched on.", "%(count)d automations switched on.", switched)
+        run_service_on_each(
+            self, request, queryset,
+            lambda automation: services.set_automation_active(automation=automation, active=active, by=request.user),
+            lambda n: (
+                ngettext("%(count)d automation switched on.", "%(count)d automations switched on.", n)
                 if active
-                else ngettext("%(count)d automation switched off.", "%(count)d automations switched off.", switched)
-            )
-            self.message_user(request, message % {"count": switched}, level=messages.SUCCESS)
+                else ngettext("%(count)d automation switched off.", "%(count)d automations switched off.", n)
+            ) % {"count": n},
+        )
 
     @admin.action(description=_("Switch on"), permissions=["change"])
     def switch_on(self, request: HttpRequest, queryset: QuerySet[Automation]) -> None:
@@ -212,17 +205,11 @@ class RunAdmin(HistoryAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Retry selected failed runs"), permissions=["retry"])
     def retry_selected(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
-        retried = 0
-        for run in queryset:
-            try:
-                services.retry_run(run=run, by=request.user)
-            except DomainError as exc:
-                self.message_user(request, f"{run}: {exc.message}", messages.ERROR)
-            else:
-                retried += 1
-        if retried:
-            self.message_user(request, ngettext("%(count)d run will be tried again.", "%(count)d runs will be tried again.",
-                                                retried) % {"count": retried}, messages.SUCCESS)
+        run_service_on_each(
+            self, request, queryset, lambda run: services.retry_run(run=run, by=request.user),
+            lambda n: ngettext("%(count)d run will be tried again.", "%(count)d runs will be tried again.", n)
+            % {"count": n},
+        )
 
 
 @admin.register(RunAction)

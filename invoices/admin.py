@@ -50,9 +50,11 @@ def currency_choices() -> list[tuple[str, str]]:
 
 
 def run_service_on_each(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, call: Callable[[Any], Any], done: str
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, call: Callable[[Any], Any],
+    done: str | Callable[[int], str],
 ) -> None:
-    """Call a service per selected object; report how many worked and each refusal by name."""
+    """Call a service per selected object; report how many worked and each refusal by name.
+    `done` is a "%(count)d …" text or a function of the count (for ngettext)."""
     ok = 0
     for obj in queryset:
         try:
@@ -62,16 +64,25 @@ def run_service_on_each(
         else:
             ok += 1
     if ok:
-        modeladmin.message_user(request, done % {"count": ok}, messages.SUCCESS)
+        text = done(ok) if callable(done) else done % {"count": ok}
+        modeladmin.message_user(request, text, messages.SUCCESS)
 
 
-class ServiceErrorsAsMessages:
-    """If a service refuses a save that the form could not foresee (a race), the whole save is
-    rolled back by the admin's transaction and the refusal is shown instead of a 500."""
+class ServiceErrorsMixin:
+    """A DomainError that the form could not foresee (someone changed the data meanwhile) becomes
+    an error message on the same page instead of a server error. The admin view runs in a
+    transaction, so nothing of the attempt is kept."""
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
@@ -177,7 +188,7 @@ class InvoiceStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(ServiceErrorsAsMessages, admin.ModelAdmin):
+class InvoiceAdmin(ServiceErrorsMixin, admin.ModelAdmin):
     form = InvoiceForm
     list_display = ("number", "contact", "status_badge", "issue_date", "due_date", "total_display", "balance_display")
     list_filter = (InvoiceStatusFilter, "currency", "issue_date", "due_date")
@@ -300,7 +311,7 @@ class PaymentForm(forms.ModelForm):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ServiceErrorsAsMessages, admin.ModelAdmin):
+class PaymentAdmin(ServiceErrorsMixin, admin.ModelAdmin):
     form = PaymentForm
     list_display = ("date", "invoice", "contact_name", "amount_display", "method", "reference", "created_by")
     list_filter = ("method", "date")
@@ -349,7 +360,7 @@ class RecurringForm(forms.ModelForm):
 
 
 @admin.register(RecurringPayment)
-class RecurringPaymentAdmin(ServiceErrorsAsMessages, admin.ModelAdmin):
+class RecurringPaymentAdmin(ServiceErrorsMixin, admin.ModelAdmin):
     form = RecurringForm
     list_display = ("description", "contact", "amount_display", "interval", "status_badge", "start_date", "next_date", "end_date")
     list_filter = ("status", "interval", "currency")

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from invoices.errors import DomainError
+from invoices.admin import ServiceErrorsMixin, run_service_on_each
 
 from . import services
 from .models import Task
@@ -27,7 +27,7 @@ class TaskAdminForm(forms.ModelForm):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(ServiceErrorsMixin, admin.ModelAdmin):
     form = TaskAdminForm
     list_display = ["title", "status", "due_date", "assignee", "contact", "invoice", "created_at", "completed_at"]
     list_filter = ["status", "due_date", ("assignee", admin.RelatedOnlyFieldListFilter), "created_at"]
@@ -43,13 +43,6 @@ class TaskAdmin(admin.ModelAdmin):
     readonly_fields = ["status", "run", "created_at", "created_by", "completed_at", "completed_by"]
     actions = ["mark_done", "reopen"]
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except DomainError as exc:  # changed by someone else meanwhile; nothing was saved
-            self.message_user(request, exc.message, level=messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
     def save_model(self, request: HttpRequest, obj: Task, form, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
@@ -63,16 +56,7 @@ class TaskAdmin(admin.ModelAdmin):
             setattr(obj, field.attname, getattr(task, field.attname))
 
     def _transition(self, request: HttpRequest, queryset: QuerySet[Task], service, done_message) -> None:
-        done = 0
-        for task in queryset:
-            try:
-                service(task=task, by=request.user)
-            except DomainError as exc:
-                self.message_user(request, exc.message, level=messages.ERROR)
-            else:
-                done += 1
-        if done:
-            self.message_user(request, done_message(done), level=messages.SUCCESS)
+        run_service_on_each(self, request, queryset, lambda task: service(task=task, by=request.user), done_message)
 
     @admin.action(description=_("Mark done"), permissions=["change"])
     def mark_done(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:

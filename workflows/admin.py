@@ -5,39 +5,19 @@ deleted while an automation moves cards to it."""
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
-from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from invoices.admin import ServiceErrorsMixin
 from invoices.errors import DomainError
 
 from . import services
 from .models import Card, Step, Workflow
-
-
-class ServiceErrorsMixin:
-    """A DomainError raised while saving or deleting (someone changed the data meanwhile) becomes
-    an error message on the same page instead of a server error. The admin view runs in a
-    transaction, so nothing of the attempt is kept."""
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except DomainError as exc:
-            self.message_user(request, exc.message, level=messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-    def delete_view(self, request, object_id, extra_context=None):
-        try:
-            return super().delete_view(request, object_id, extra_context)
-        except DomainError as exc:
-            self.message_user(request, exc.message, level=messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
 
 def _changelist_link(model: type, label: str, **filters) -> str:
