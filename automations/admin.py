@@ -122,7 +122,7 @@ class AutomationAdmin(ServiceErrorsMixin, admin.ModelAdmin):
 
 
 class HistoryAdminMixin:
-    """Written by the engine only: readable, never added or edited here; superusers may delete."""
+    """Written by the engine only: readable, never added or edited here; owners may delete."""
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -131,7 +131,7 @@ class HistoryAdminMixin:
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return request.user.is_active and request.user.is_superuser
+        return super().has_delete_permission(request, obj)
 
 
 class HistoryInline(HistoryAdminMixin, admin.TabularInline):

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
 
-# Authenticated their own way (anymail checks ANYMAIL_WEBHOOK_SECRET and the ESP's signature);
-# the admin has its own login page.
-EXEMPT_PREFIXES = ("/anymail/", "/admin/", "/i18n/")
+# The admin has its own login page. (The ESP webhooks are @login_not_required: config.webhooks.)
+EXEMPT_PREFIXES = ("/admin/", "/i18n/")
 
 
 class LoginRequiredMiddleware(DjangoLoginRequired):

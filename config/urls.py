@@ -4,8 +4,11 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
+from accounts.permissions import requires
 from accounts.views import set_language
 from invoices.views import dashboard, public_invoice
+
+from .webhooks import tracking_webhook
 
 admin.site.site_header = _("Invoices & Automations")
 admin.site.site_title = _("Invoices & Automations")
@@ -17,11 +20,11 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     # The customer's read-only invoice page, reached by a signed link (no login).
     path("i/<str:token>/", login_not_required(public_invoice), name="invoice-public"),
-    # ESP delivery-tracking webhooks (anymail checks ANYMAIL_WEBHOOK_SECRET and signatures).
-    path("anymail/", include("anymail.urls")),
+    # ESP delivery-tracking webhooks: ANYMAIL_WEBHOOK_SECRET and the ESP's signature (config.webhooks).
+    path("anymail/<slug:esp>/tracking/", tracking_webhook, name="tracking-webhook"),
     path("invoices/", include("invoices.urls")),
     path("automations/", include("automations.urls")),
     path("tasks/", include("tasks.urls")),
     path("workflows/", include("workflows.urls")),
-    path("", dashboard, name="dashboard"),
+    path("", requires("invoices.view_invoice", dashboard), name="dashboard"),
 ]

@@ -21,9 +21,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import Group, User
 from django.db import reset_queries, transaction
 from django.utils import timezone
+
+from accounts.roles import OWNER, TEAM_MEMBER
 
 from . import services
 from .models import (
@@ -283,15 +285,14 @@ class DemoLoader:
         if admin is None:
             admin = User.objects.create_superuser(DEMO_ADMIN, "demo@my-business.example", DEMO_PASSWORD,
                                                   first_name="Demo", last_name="Owner")
+            admin.groups.add(Group.objects.get(name=OWNER))
             self.created["users"] += 1
         self.progress(1)
         member = User.objects.filter(username=DEMO_MEMBER).first()
         if member is None:
             member = User.objects.create_user(DEMO_MEMBER, "sam@my-business.example", DEMO_PASSWORD,
                                               first_name="Sam", last_name="Miller", is_staff=True)
-            # Staff see and change everything of the product in the admin, but not users.
-            member.user_permissions.set(Permission.objects.filter(
-                content_type__app_label__in=["invoices", "tasks", "workflows", "automations"]))
+            member.groups.add(Group.objects.get(name=TEAM_MEMBER))
             self.created["users"] += 1
         self.progress(1)
         self.users = {DEMO_ADMIN: admin, DEMO_MEMBER: member}

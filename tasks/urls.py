@@ -1,12 +1,14 @@
 from django.urls import path
 
+from accounts.permissions import requires
+
 from . import views
 
 app_name = "tasks"
 
 urlpatterns = [
-    path("", views.task_list, name="task-list"),
-    path("new/", views.task_create, name="task-create"),
-    path("<int:pk>/done/", views.task_complete, name="task-complete"),
-    path("<int:pk>/reopen/", views.task_reopen, name="task-reopen"),
+    path("", requires("tasks.view_task", views.task_list), name="task-list"),
+    path("new/", requires("tasks.add_task", views.task_create), name="task-create"),
+    path("<int:pk>/done/", requires("tasks.change_task", views.task_complete), name="task-complete"),
+    path("<int:pk>/reopen/", requires("tasks.change_task", views.task_reopen), name="task-reopen"),
 ]

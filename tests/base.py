@@ -1,5 +1,5 @@
-"""Small builders and the three users every access test needs (the healthchecks way):
-an owner (superuser), a staff member with the model permissions, and an outsider (no staff)."""
+"""Small builders and the three users every access test needs (the healthchecks way): an owner and a
+team member, each by their role (the groups accounts.roles creates), and an outsider (signed in, no role)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import Group, User
+
+from accounts.roles import OWNER, TEAM_MEMBER
 
 from invoices import services
 from invoices.models import Contact, Invoice, RecurringPayment
@@ -15,16 +17,18 @@ from invoices.models import Contact, Invoice, RecurringPayment
 PASSWORD = "correct horse battery staple"
 
 
-def make_owner(username: str = "owner") -> User:
-    return User.objects.create_superuser(username, f"{username}@example.com", PASSWORD)
-
-
-def make_staff(username: str = "staff") -> User:
-    user = User.objects.create_user(username, f"{username}@example.com", PASSWORD, is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(content_type__app_label__in=["invoices", "tasks", "workflows", "automations"])
-    )
+def make_user_with_role(username: str, role: str, **fields: Any) -> User:
+    user = User.objects.create_user(username, f"{username}@example.com", PASSWORD, **{"is_staff": True, **fields})
+    user.groups.add(Group.objects.get(name=role))
     return user
+
+
+def make_owner(username: str = "owner") -> User:
+    return make_user_with_role(username, OWNER)
+
+
+def make_team_member(username: str = "member", **fields: Any) -> User:
+    return make_user_with_role(username, TEAM_MEMBER, **fields)
 
 
 def make_outsider(username: str = "outsider") -> User:

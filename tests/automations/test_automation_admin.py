@@ -8,7 +8,7 @@ from django.utils import timezone
 from automations import services
 from automations.actions import SETTINGS_FIELDS
 from automations.models import Action, Automation, Event, Run, RunAction
-from tests.base import make_invoice, make_outsider, make_owner, make_staff
+from tests.base import make_invoice, make_outsider, make_owner, make_team_member
 from workflows.services import create_workflow
 
 pytestmark = pytest.mark.django_db
@@ -95,9 +95,9 @@ def test_history_pages_open_for_the_owner_read_only(client, owner):
     assert "SMTP said no" in client.get(reverse("admin:automations_run_change", args=[run.pk])).content.decode()
 
 
-def test_only_superusers_may_delete_history(client):
+def test_only_owners_may_delete_history(client):
     event, run, result = make_history()
-    client.force_login(make_staff())
+    client.force_login(make_team_member())
     for name, obj in [("event", event), ("run", run), ("runaction", result)]:
         assert client.get(reverse(f"admin:automations_{name}_change", args=[obj.pk])).status_code == 200
         assert client.post(reverse(f"admin:automations_{name}_delete", args=[obj.pk]), {"post": "yes"}).status_code == 403
@@ -115,8 +115,20 @@ def test_outsider_is_sent_to_the_admin_login(client, name):
     assert response["Location"].startswith(reverse("admin:login"))
 
 
-def test_staff_can_open_the_automation_pages(client):
-    client.force_login(make_staff())
+def test_a_team_member_sees_automations_in_the_admin_but_cannot_change_them(client):
+    automation = make_automation()
+    client.force_login(make_team_member())
+    page = client.get(reverse("admin:automations_automation_changelist"))
+    assert page.status_code == 200 and automation.name in page.content.decode()
+    assert reverse("automations:automation-custom") not in page.content.decode()
+    assert client.get(reverse("admin:automations_automation_add") + "?classic=1").status_code == 403
+    client.post(reverse("admin:automations_automation_changelist"),
+                {"action": "switch_on" if not automation.is_active else "switch_off",
+                 "_selected_action": [automation.pk]})
+    was_active = automation.is_active
+    automation.refresh_from_db()
+    assert automation.is_active == was_active
+    client.force_login(make_owner("boss"))
     assert client.get(reverse("admin:automations_automation_add") + "?classic=1").status_code == 200
 
 

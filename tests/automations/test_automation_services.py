@@ -7,7 +7,7 @@ from automations.actions import MAX_DUE_IN_DAYS
 from automations.models import Action, Automation
 from automations.services import AutomationInvalid
 from invoices.errors import DomainError
-from tests.base import make_owner, make_staff
+from tests.base import make_owner, make_team_member
 from workflows.services import create_workflow
 
 pytestmark = pytest.mark.django_db
@@ -219,7 +219,7 @@ def test_update_automation_can_switch_it():
 
 def test_set_automation_active_switches_on_and_off():
     automation = create()
-    services.set_automation_active(automation=automation, active=True, by=make_staff())
+    services.set_automation_active(automation=automation, active=True, by=make_team_member())
     assert Automation.objects.get(pk=automation.pk).is_active
     services.set_automation_active(automation=automation, active=False)
     assert not Automation.objects.get(pk=automation.pk).is_active
@@ -262,7 +262,7 @@ def test_delete_automation_deletes_its_actions():
 
 
 def test_an_assignee_of_a_task_action_cannot_be_deleted_silently():
-    staff = make_staff()
+    staff = make_team_member()
     create(actions=[task(assignee=staff)])
     from django.db.models import ProtectedError
 

@@ -18,7 +18,7 @@ from automations.models import Action, Automation
 from automations.placeholders import PLACEHOLDERS
 from automations.portable import ImportInvalid, export_automations, import_automations
 from invoices.errors import DomainError
-from tests.base import make_staff
+from tests.base import make_team_member
 from workflows.models import Step
 from workflows.services import create_workflow
 
@@ -32,7 +32,7 @@ def board():
 
 @pytest.fixture
 def staff():
-    return make_staff("maria")
+    return make_team_member("maria")
 
 
 def email(**overrides):
@@ -173,7 +173,7 @@ def test_import_of_the_design_example(board, staff):
          "assignee": "maria"},
         {"kind": "move_card", "workflow": "Collections", "step": "Reminded"}]}]
     """
-    owner = make_staff("boss")
+    owner = make_team_member("boss")
     [imported] = import_automations(json.loads(example), by=owner)
     imported.refresh_from_db()
     assert (imported.name, imported.trigger, imported.frequency, imported.is_active, imported.created_by) == (

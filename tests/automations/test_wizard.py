@@ -15,7 +15,7 @@ from tests.automations.test_views_support import (  # noqa: F401 (fixtures)
     EMAIL, TASK, Builder, action_post_data, build, errors_of, make_automation, owner, post_data_of, rows_of,
     stub_urls,
 )
-from tests.base import make_outsider, make_staff
+from tests.base import make_outsider, make_owner, make_team_member
 from workflows.services import create_workflow, delete_step
 
 pytestmark = pytest.mark.django_db
@@ -101,7 +101,7 @@ def test_an_email_action_is_saved_with_all_its_settings(client, owner):
 
 
 def test_a_task_action_is_saved_for_a_person_or_for_the_team(client, owner):
-    staff = make_staff()
+    staff = make_team_member()
     build(client, actions=[TASK | {"assignee": staff}, TASK | {"title": "Team task", "due_in_days": ""}])
     person, team = Automation.objects.get().actions.order_by("position")
     assert (person.kind, person.title, person.description, person.due_in_days, person.assignee) == (
@@ -537,8 +537,7 @@ def test_an_unknown_template_is_not_found(client, owner):
 
 
 def test_the_admins_add_automation_button_opens_the_builder(client):
-    staff = make_staff()
-    client.force_login(staff)
+    client.force_login(make_owner("boss"))
     page = client.get(reverse("admin:automations_automation_changelist")).content.decode()
     assert f'href="{CUSTOM}" class="addlink"' in page
     builder = Builder(client, CUSTOM)
@@ -555,7 +554,16 @@ def test_anonymous_visitors_are_sent_to_the_login_page(client):
         assert response.status_code == 302 and response["Location"].startswith("/login/"), url
 
 
-def test_any_signed_in_member_of_the_team_can_build(client):
-    client.force_login(make_outsider())
+@pytest.mark.parametrize("make_user", [make_outsider, make_team_member], ids=["no role", "team member"])
+def test_only_an_owner_may_build_an_automation(client, make_user):
+    client.force_login(make_user())
+    for url in (CUSTOM, reverse("automations:automation-new"), reverse("automations:automation-wizard", args=["x" * 16])):
+        response = client.get(url)
+        assert response.status_code == 403, url
+    response = client.post(CUSTOM, {"wizard_step": "trigger"})
+    assert response.status_code == 403
+    assert "have access to this page" in response.content.decode()
+    assert Automation.objects.count() == 0
+    client.force_login(make_owner("boss"))
     build(client)
     assert Automation.objects.count() == 1

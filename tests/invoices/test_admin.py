@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from invoices.models import Contact, Invoice, Payment, RecurringPayment
-from tests.base import make_contact, make_invoice, make_outsider, make_owner, make_plan, make_staff
+from tests.base import make_contact, make_invoice, make_outsider, make_owner, make_plan, make_team_member
 
 pytestmark = pytest.mark.django_db
 
@@ -78,7 +78,7 @@ def test_invoice_list_searches_by_contact_and_filters_open(owner_client):
 
 def test_staff_member_sees_invoices_and_outsider_is_sent_to_login(client):
     invoice = make_invoice()
-    client.force_login(make_staff())
+    client.force_login(make_team_member())
     assert client.get(reverse("admin:invoices_invoice_changelist")).status_code == 200
     client.logout()
     client.force_login(make_outsider())

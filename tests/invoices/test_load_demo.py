@@ -71,6 +71,7 @@ def test_default_run_creates_the_demo_business():
     sam = User.objects.get(username="sam")
     assert sam.is_staff and not sam.is_superuser and sam.check_password("demo")
     assert sam.has_perm("invoices.view_invoice") and sam.has_perm("tasks.change_task")
+    assert sam.has_perm("automations.view_automation") and not sam.has_perm("automations.change_automation")
 
     contacts = Contact.objects.all()
     assert 18 <= contacts.count() <= 22

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from tasks import services
 from tasks.models import Task
-from tests.base import make_contact, make_invoice, make_outsider, make_owner, make_staff
+from tests.base import make_contact, make_invoice, make_outsider, make_owner, make_team_member
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def test_task_admin_pages_open_for_the_owner(owner_client):
 
 
 def test_task_admin_opens_for_staff_with_permissions(client):
-    client.force_login(make_staff())
+    client.force_login(make_team_member())
     assert client.get(reverse("admin:tasks_task_changelist")).status_code == 200
 
 

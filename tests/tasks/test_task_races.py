@@ -7,14 +7,14 @@ import pytest
 from invoices.errors import DomainError
 from tasks import services
 from tasks.models import Task
-from tests.base import make_owner, make_staff
+from tests.base import make_owner, make_team_member
 from tests.workflows.threads import run_at_once
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def test_two_people_completing_one_task_at_once_get_one_success_and_one_refusal(postgres_only):
-    owner, staff = make_owner(), make_staff()
+    owner, staff = make_owner(), make_team_member()
     task = services.create_task(title="Call")
     results = run_at_once(
         lambda: services.complete_task(task=Task.objects.get(pk=task.pk), by=owner),

@@ -8,7 +8,7 @@ from django.utils import timezone
 from invoices.errors import DomainError
 from tasks import services
 from tasks.models import Task
-from tests.base import make_contact, make_invoice, make_owner, make_staff
+from tests.base import make_contact, make_invoice, make_owner, make_team_member
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,7 @@ def test_create_task_with_defaults_is_open_for_the_team():
 
 
 def test_create_task_keeps_all_links_and_the_creator():
-    owner, staff = make_owner(), make_staff()
+    owner, staff = make_owner(), make_team_member()
     invoice = make_invoice()
     task = services.create_task(
         title="Chase payment", description="Twice", due_date=dt.date(2030, 1, 2), assignee=staff,
@@ -94,7 +94,7 @@ def test_complete_task_marks_it_done_with_time_and_user():
 
 
 def test_completing_a_done_task_is_refused_and_keeps_the_first_completion():
-    owner, staff = make_owner(), make_staff()
+    owner, staff = make_owner(), make_team_member()
     task = services.create_task(title="Call")
     services.complete_task(task=task, by=owner)
     first = Task.objects.get(pk=task.pk).completed_at

@@ -19,7 +19,7 @@ from invoices.services import business_today
 from tasks import services
 from tasks.models import Task
 from tasks.views import contact_url, invoice_url
-from tests.base import PASSWORD, make_contact, make_invoice
+from tests.base import PASSWORD, make_contact, make_team_member, make_invoice
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ CREATE = reverse("tasks:task-create")
 
 @pytest.fixture
 def user(client):
-    user = User.objects.create_user("alice", "alice@example.com", PASSWORD, first_name="Alice")
+    user = make_team_member("alice", first_name="Alice")
     client.force_login(user)
     return user
 

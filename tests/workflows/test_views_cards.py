@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from tests.base import PASSWORD, make_contact
+from tests.base import PASSWORD, make_contact, make_team_member
 from workflows import services
 from workflows.models import Card, Step, Workflow
 from workflows.views import contact_url
@@ -22,7 +22,7 @@ JSON = {"HTTP_ACCEPT": "application/json"}
 
 @pytest.fixture
 def user(client):
-    user = User.objects.create_user("alice", "alice@example.com", PASSWORD)
+    user = make_team_member("alice")
     client.force_login(user)
     return user
 
@@ -204,7 +204,7 @@ def test_move_endpoint_is_post_only_and_needs_a_login(client, board):
     response = client.post(move_url(ada), {"step": step(board, "Paid").pk}, **JSON)
     assert response.status_code == 302 and response["Location"].startswith("/login/")
     assert column(step(board, "New")) == [("Ada", 0)]
-    client.force_login(User.objects.create_user("bob", "bob@example.com", PASSWORD))
+    client.force_login(make_team_member("bob"))
     assert client.get(move_url(ada)).status_code == 405
 
 
@@ -212,7 +212,7 @@ def test_move_endpoint_accepts_the_csrf_token_in_the_header_as_board_js_sends_it
     from django.test import Client
 
     client = Client(enforce_csrf_checks=True)
-    client.force_login(User.objects.create_user("carol", "carol@example.com", PASSWORD))
+    client.force_login(make_team_member("carol"))
     ada = card_for("Ada", step(board, "New"))
     page = client.get(board_url(board))
     token = re.search(r'data-csrf-token="([^"]+)"', page.content.decode()).group(1)

@@ -8,7 +8,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from automations.services import create_automation
-from tests.base import PASSWORD, make_contact
+from tests.base import PASSWORD, make_contact, make_team_member
 from workflows import services
 from workflows.models import Card, Step, Workflow
 
@@ -20,7 +20,7 @@ CREATE = reverse("workflows:workflow-create")
 
 @pytest.fixture
 def user(client):
-    user = User.objects.create_user("alice", "alice@example.com", PASSWORD)
+    user = make_team_member("alice")
     client.force_login(user)
     return user
 

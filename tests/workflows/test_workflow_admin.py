@@ -5,7 +5,7 @@ from django.contrib.messages import ERROR, get_messages
 from django.urls import reverse
 
 from automations.services import create_automation
-from tests.base import make_contact, make_outsider, make_owner, make_staff
+from tests.base import make_contact, make_outsider, make_owner, make_team_member
 from workflows import services
 from workflows.models import Card, Step, Workflow
 
@@ -62,7 +62,7 @@ def test_workflow_admin_pages_open_for_the_owner(owner_client):
 
 
 def test_workflow_admin_opens_for_staff(client):
-    client.force_login(make_staff())
+    client.force_login(make_team_member())
     assert client.get(reverse("admin:workflows_workflow_changelist")).status_code == 200
     assert client.get(reverse("admin:workflows_card_changelist")).status_code == 200
 

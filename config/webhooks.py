@@ -1,0 +1,56 @@
+"""The ESP delivery-tracking webhooks: anymail's tracking views, behind two more doors.
+
+anymail's own URL list also routes inbound-mail webhooks we do not use, and answers a post for an
+ESP that is not set up here (say, Amazon SES without boto3, or Mailgun without its signing key) with
+a 500 page. Here only tracking webhooks are routed, and:
+
+* while ANYMAIL_WEBHOOK_SECRET is unset every webhook is closed (403): anymail would otherwise accept
+  anyone's posts, with only a warning;
+* an ESP that is not set up on this server answers 404 with a line saying so (and logs why).
+
+anymail then checks the basic-auth secret (and the ESP's signature where it has one): a wrong or
+missing one gets 400.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from anymail import urls as anymail_urls
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseNotFound
+from django.views.decorators.csrf import csrf_exempt
+
+logger = logging.getLogger(__name__)
+
+SUFFIX = "_tracking_webhook"
+TRACKING_VIEWS = {
+    pattern.name.removesuffix(SUFFIX): pattern.callback
+    for pattern in anymail_urls.urlpatterns
+    if pattern.name and pattern.name.endswith(SUFFIX)
+}
+
+
+def webhook_secret_is_set() -> bool:
+    return bool(getattr(settings, "ANYMAIL", {}).get("WEBHOOK_SECRET"))
+
+
+@csrf_exempt
+@login_not_required
+def tracking_webhook(request: HttpRequest, esp: str) -> HttpResponse:
+    view = TRACKING_VIEWS.get(esp)
+    if view is None:
+        return HttpResponseNotFound(f"No tracking webhook for {esp!r}.", content_type="text/plain; charset=utf-8")
+    if not webhook_secret_is_set():
+        logger.warning("Refused a %s webhook post: ANYMAIL_WEBHOOK_SECRET is not set.", esp)
+        return HttpResponseForbidden(
+            "Delivery tracking webhooks are switched off: set ANYMAIL_WEBHOOK_SECRET on the server.",
+            content_type="text/plain; charset=utf-8")
+    try:
+        return view(request)
+    except ImproperlyConfigured as exc:
+        logger.error("The %s tracking webhook is not set up on this server: %s", esp, exc)
+        return HttpResponseNotFound(f"The {esp} tracking webhook is not set up on this server.",
+                                    content_type="text/plain; charset=utf-8")

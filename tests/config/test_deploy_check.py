@@ -1,0 +1,46 @@
+"""`manage.py check --deploy` with production settings (HTTPS=true) has nothing to say, and CSRF
+protection covers every page but the ESP webhooks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.urls import get_resolver
+
+from tests.accounts.test_url_walk import walk
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+PRODUCTION = {
+    "DEBUG": "false", "HTTPS": "true", "ALLOWED_HOSTS": "invoices.example.com",
+    "SECRET_KEY": "a-production-key-" + "k7Qz9xW2pL4mN8vB1cR5tY3uI6oP0aS" * 2,
+    "ANYMAIL_WEBHOOK_SECRET": "tracker:a-long-webhook-password",
+}
+
+
+def check_deploy(tmp_path, **env) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    environment.update(VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="config.settings", **env)
+    return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                          cwd=BASE_DIR, env=environment, capture_output=True, text=True, timeout=120)
+
+
+def test_check_deploy_is_clean_with_production_settings(tmp_path):
+    result = check_deploy(tmp_path, **PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_check_deploy_names_what_is_missing_without_https(tmp_path):
+    result = check_deploy(tmp_path, **{**PRODUCTION, "HTTPS": "false"})
+    assert result.returncode != 0
+    for warning in ("security.W004", "security.W008", "security.W012", "security.W016"):
+        assert warning in result.stdout + result.stderr
+
+
+def test_csrf_protects_every_page_except_the_webhooks():
+    exempt = sorted(name for name, _, pattern in walk(get_resolver().url_patterns)
+                    if getattr(pattern.callback, "csrf_exempt", False))
+    assert exempt == ["tracking-webhook"]
