@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import reset_queries, transaction
 from django.utils import timezone
 
-from accounts.roles import OWNER, TEAM_MEMBER
+from accounts.roles import OWNER, TEAM_MEMBER, sync_roles
 
 from . import services
 from .models import (
@@ -281,6 +282,7 @@ class DemoLoader:
     # Users
 
     def load_users(self) -> None:
+        sync_roles(django_apps)  # made by a migration; again here in case a flush removed them
         admin = User.objects.filter(username=DEMO_ADMIN).first()
         if admin is None:
             admin = User.objects.create_superuser(DEMO_ADMIN, "demo@my-business.example", DEMO_PASSWORD,

@@ -7,9 +7,10 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from django.apps import apps
 from django.contrib.auth.models import Group, User
 
-from accounts.roles import OWNER, TEAM_MEMBER
+from accounts.roles import OWNER, TEAM_MEMBER, sync_roles
 
 from invoices import services
 from invoices.models import Contact, Invoice, RecurringPayment
@@ -18,6 +19,9 @@ PASSWORD = "correct horse battery staple"
 
 
 def make_user_with_role(username: str, role: str, **fields: Any) -> User:
+    if not Group.objects.filter(name=role).exists():
+        # A transactional test's flush removed what the migration made; make it again the same way.
+        sync_roles(apps)
     user = User.objects.create_user(username, f"{username}@example.com", PASSWORD, **{"is_staff": True, **fields})
     user.groups.add(Group.objects.get(name=role))
     return user
