@@ -63,6 +63,20 @@ def message_id_for(key: str, created_at) -> str:
     return f"<{key}.{int(created_at.timestamp())}@{domain}>"
 
 
+# ESPs that drop a second message carrying the same key (within their window: Brevo 15 minutes,
+# Resend 24 hours), by the email header anymail passes on to them. Others rely on the Message-ID.
+IDEMPOTENCY_HEADERS = {
+    "anymail.backends.brevo.EmailBackend": "idempotencyKey",
+    "anymail.backends.sendinblue.EmailBackend": "idempotencyKey",
+    "anymail.backends.resend.EmailBackend": "Resend-Idempotency-Key",
+}
+
+
+def idempotency_headers(key: str) -> dict[str, str]:
+    header = IDEMPOTENCY_HEADERS.get(settings.EMAIL_BACKEND)
+    return {header: key} if header else {}
+
+
 def build_message(*, action, contact, context: dict[str, str], language: str, run_id: int | None, key: str, to: str,
                   message_id: str | None = None):
     with translation.override(language):
@@ -75,7 +89,8 @@ def build_message(*, action, contact, context: dict[str, str], language: str, ru
     message = EmailMultiAlternatives(
         subject=subject, body=text, from_email=from_email, to=[to],
         reply_to=[action.reply_to] if action.reply_to else None,
-        headers={"Message-ID": message_id or make_msgid(idstring=key, domain=domain), "X-Automation-Key": key},
+        headers={"Message-ID": message_id or make_msgid(idstring=key, domain=domain), "X-Automation-Key": key,
+                 **idempotency_headers(key)},
     )
     message.attach_alternative(html, "text/html")
     # anymail: the run id comes back with the ESP's tracking events; ignored by other backends.

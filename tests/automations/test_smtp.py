@@ -196,3 +196,57 @@ def test_anymail_stores_the_esps_message_id_and_sends_the_run_id_as_metadata(dja
         assert params["tags"] == ["automation"]
         assert result.status == "succeeded" and result.email_status == "sent"
     assert sorted(RunAction.objects.values_list("message_id", flat=True)) == ["0", "1"]
+
+
+class FakeESP:
+    """Stands in for an ESP's HTTP API (requests is patched): records each request's JSON body."""
+
+    def __init__(self, reply: dict):
+        self.reply, self.bodies = reply, []
+
+    def request(self, method, url, **kwargs):
+        import json
+
+        import requests
+
+        self.bodies.append(json.loads(kwargs["data"]))
+        response = requests.Response()
+        response.status_code, response.url = 201 if "brevo" in url else 200, url
+        response._content = json.dumps(self.reply).encode()
+        response.headers["Content-Type"] = "application/json"
+        return response
+
+
+@pytest.mark.parametrize("backend, settings_, reply, header", [
+    ("anymail.backends.brevo.EmailBackend", {"BREVO_API_KEY": "k"}, {"messageId": "<1@relay.brevo.test>"},
+     "idempotencyKey"),
+    ("anymail.backends.resend.EmailBackend", {"RESEND_API_KEY": "k"}, {"id": "49a3999c-0ce1"},
+     "Resend-Idempotency-Key"),
+], ids=["brevo", "resend"])
+def test_esps_that_drop_duplicates_get_the_same_idempotency_key_on_every_attempt(
+        backend, settings_, reply, header, monkeypatch, django_capture_on_commit_callbacks):
+    import requests
+
+    esp = FakeESP(reply)
+    monkeypatch.setattr(requests.Session, "request", lambda session, *args, **kwargs: esp.request(*args, **kwargs))
+    with override_settings(EMAIL_BACKEND=backend, ANYMAIL=settings_):
+        email_automation()
+        send(make_contact(email="grace@example.com"), django_capture_on_commit_callbacks)
+        result = RunAction.objects.get()
+        assert result.status == "succeeded"
+        # A person's retry after an uncertain send hands the same message over again.
+        from automations.email import build_message
+        again = build_message(action=result.action, contact=result.run.contact, context={}, language="en",
+                              run_id=result.run_id, key=result.idempotency_key, to="grace@example.com")
+        again.send()
+    first, second = esp.bodies
+    assert first["headers"][header] == second["headers"][header] == result.idempotency_key
+
+
+@override_settings(EMAIL_BACKEND="anymail.backends.test.EmailBackend", ANYMAIL={})
+def test_other_backends_get_no_esp_specific_header(django_capture_on_commit_callbacks):
+    email_automation()
+    send(make_contact(email="grace@example.com"), django_capture_on_commit_callbacks)
+    headers = mail.outbox[0].extra_headers
+    assert "idempotencyKey" not in headers and "Resend-Idempotency-Key" not in headers
+    assert headers["X-Automation-Key"] == RunAction.objects.get().idempotency_key
