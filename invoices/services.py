@@ -311,7 +311,14 @@ def record_payment(
     after the other: together they can never exceed the balance, and only one of them fires `paid`.
     """
     now = _now(now)
-    amount = to_money(amount)
+    try:
+        amount = to_money(amount)
+    except DomainError:
+        # A closed invoice is refused for what it is, whatever the amount: "pay the balance" of a
+        # paid invoice (0) must say "it is paid", not "the amount must be greater than zero".
+        if Invoice.objects.filter(pk=invoice.pk).exclude(status__in=OPEN_STATUSES).exists():
+            raise _transition_refused(invoice, _("paid")) from None
+        raise
     date = date or business_today(now)
     if method not in PaymentMethod.values:
         raise DomainError(_("%(method)s is not a payment method.") % {"method": method}, field="method")
