@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from . import signals
 from .errors import DomainError
+from .validators import validate_business_date
 from .models import (
     Contact,
     Interval,
@@ -92,6 +93,14 @@ def to_rate(value: Any, *, field: str = "tax_rate") -> Decimal:
     if not rate.is_finite() or not 0 <= rate <= 100:
         raise DomainError(_("The tax rate must be between 0 and 100."), field=field)
     return rate
+
+
+def check_date(value: dt.date | None, *, field: str) -> None:
+    """A date of the books (issue, due, payment, plan) within the years the product accepts."""
+    try:
+        validate_business_date(value)
+    except ValidationError as exc:
+        raise DomainError(_validation_message(exc), field=field) from None
 
 
 def db_datetime(value: dt.datetime) -> Any:
@@ -186,7 +195,9 @@ def create_invoice(
 ) -> Invoice:
     """A new draft invoice with its line items and the next number of its issue year."""
     issue_date = issue_date or business_today(now)
+    check_date(issue_date, field="issue_date")
     due_date = due_date or issue_date + dt.timedelta(days=settings.DEFAULT_PAYMENT_TERMS_DAYS)
+    check_date(due_date, field="due_date")
     currency = (currency or settings.DEFAULT_CURRENCY).strip().upper()
     invoice = Invoice(
         contact=contact, issue_date=issue_date, due_date=due_date, currency=currency, notes=notes,
@@ -224,6 +235,9 @@ def update_draft_invoice(
         if locked.status != InvoiceStatus.DRAFT:
             raise DomainError(_("Only a draft can be edited; invoice %(number)s is %(status)s.") % {
                 "number": locked.number, "status": locked.get_status_display()})
+        for name in ("issue_date", "due_date"):
+            if name in fields:
+                check_date(fields[name], field=name)
         new_issue = fields.get("issue_date")
         if new_issue is not None and new_issue.year != locked.issue_date.year:
             # The number belongs to the issue year's unbroken sequence.
@@ -320,6 +334,7 @@ def record_payment(
             raise _transition_refused(invoice, _("paid")) from None
         raise
     date = date or business_today(now)
+    check_date(date, field="date")
     if method not in PaymentMethod.values:
         raise DomainError(_("%(method)s is not a payment method.") % {"method": method}, field="method")
     if "\n" in reference or "\r" in reference:
@@ -454,6 +469,8 @@ def create_recurring(
     payment_terms_days: int | None = None,
     by=None,
 ) -> RecurringPayment:
+    check_date(start_date, field="start_date")
+    check_date(end_date, field="end_date")
     plan = RecurringPayment(
         contact=contact, description=description.strip(), amount=to_money(amount), start_date=start_date,
         interval=interval, end_date=end_date, currency=(currency or settings.DEFAULT_CURRENCY).strip().upper(),

@@ -24,3 +24,16 @@ def validate_currency(value: str) -> None:
 def validate_no_line_breaks(value: str) -> None:
     if "\n" in value or "\r" in value:
         raise ValidationError(_("This field cannot contain line breaks."), code="line_break")
+
+
+# Dates outside these years are typing mistakes (0026 for 2026, 9999 for "never"), and near the
+# ends of Python's calendar the payment terms or the next period overflow it.
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+
+
+def validate_business_date(value) -> None:
+    if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValidationError(
+            _("Enter a date between %(first)d and %(last)d."), code="date_out_of_range",
+            params={"first": FIRST_YEAR, "last": LAST_YEAR},
+        )
