@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from . import signals
 from .errors import DomainError
-from .validators import validate_business_date
+from .validators import reject_null_characters, validate_business_date
 from .models import (
     Contact,
     Interval,
@@ -59,6 +59,7 @@ def _validation_message(exc: ValidationError) -> str:
 def _full_clean(obj: Any, *, exclude: Iterable[str] = ()) -> None:
     """The model's own validation (field validators and clean()), as a DomainError naming the field."""
     try:
+        reject_null_characters(obj, exclude=exclude)
         obj.full_clean(exclude=list(exclude), validate_constraints=False)
     except ValidationError as exc:
         fields = list(getattr(exc, "message_dict", {}))
@@ -162,6 +163,7 @@ def _build_items(invoice: Invoice, items: Iterable[Mapping[str, Any] | LineItem]
                 raise DomainError(_("Line %(n)d: quantity, price and tax rate must be numbers.") % {"n": position + 1}) from None
         line.position = position
         try:
+            reject_null_characters(line, exclude=["invoice"])
             line.full_clean(exclude=["invoice"], validate_constraints=False)
         except ValidationError as exc:
             raise DomainError(_("Line %(n)d: %(error)s") % {"n": position + 1, "error": _validation_message(exc)}) from None

@@ -25,6 +25,7 @@ from invoices import services
 from invoices.models import Invoice
 from tests.automations.test_views_support import EMAIL, TASK, Builder, action_post_data, make_automation
 from tests.base import make_contact, make_invoice, make_owner, make_plan, make_staff
+from tasks.services import create_task
 from workflows.services import create_workflow
 
 from .helpers import Case, browser_form_data, check_case
@@ -415,6 +416,19 @@ SERVICE_CASES = [
     Case("service-notes-10mb", "service", "create_invoice with 10 MB of notes",
          lambda ctx, o: services.create_invoice(contact=o["contact"], items=[LINE], notes="n" * TEN_MB),
          "Ensure this value has at most 10000 characters", "notes", a_contact),
+    # NUL characters: PostgreSQL cannot store them (a DataError, a server error) — the forms refuse
+    # them, and so must the services for every other caller.
+    Case("service-contact-nul", "service", "create_contact(name='Ada\\x00')",
+         lambda ctx, o: services.create_contact(name="Ada\x00"), "Null characters are not allowed.", "name"),
+    Case("service-line-nul", "service", "a line item description with NUL",
+         lambda ctx, o: services.create_invoice(contact=o["contact"], items=[LINE | {"description": "Work\x00"}]),
+         "Line 1: Null characters are not allowed.", None, a_contact),
+    Case("service-task-nul", "service", "create_task(title='Call\\x00')",
+         lambda ctx, o: create_task(title="Call\x00"), "Null characters are not allowed.", "title"),
+    Case("service-workflow-nul", "service", "create_workflow(name='Sales\\x00')",
+         lambda ctx, o: create_workflow(name="Sales\x00", steps=["New"]), "Null characters are not allowed.", "name"),
+    Case("service-automation-nul", "service", "create_automation with NUL in the email body",
+         lambda ctx, o: make_automation(actions=[EMAIL | {"body": "Hi\x00"}]), "Null characters are not allowed."),
     Case("service-issue-date-other-year", "service", "a draft's issue date moved to another year",
          lambda ctx, o: services.update_draft_invoice(invoice=o["invoice"],
                                                       issue_date=o["invoice"].issue_date.replace(year=2001)),
@@ -542,6 +556,12 @@ IMPORT_CASES = [
          "due_in_days"),
     Case("import-second-invalid", "import", "two automations, the second invalid: neither is saved",
          upload(doc(GOOD, GOOD | {"name": "Other", "frequency": "hourly"})), "hourly"),
+    Case("import-nul-name", "import", "a name holding \\u0000",
+         upload(doc(GOOD | {"name": "Remin\x00der"})), "automation 1: a text holds a NUL character"),
+    Case("import-nul-assignee", "import", "an assignee username holding \\u0000 (looked up before saving)",
+         command(doc(GOOD, GOOD | {"name": "Call", "actions": [{"kind": "create_task", "title": "Call", "description": "",
+                                                                "due_in_days": 1, "assignee": "bo\x00b"}]})),
+         "automation 2: a text holds a NUL character"),
     Case("command-not-json", "import", "import_automations with a truncated file", command('[{"name": '),
          "standard input is not valid JSON: Expecting value at line 1, column 11."),
     Case("command-unknown-user", "import", "import_automations with an unknown assignee",
