@@ -102,6 +102,8 @@ class InvoiceForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Printed on the invoice, below the line items."),
     )
+    # One per new-invoice form: the same form posted twice saves one draft (see the view).
+    nonce = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

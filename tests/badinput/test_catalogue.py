@@ -471,7 +471,18 @@ def built_and_activated(ctx) -> dict[str, Any]:
     return {"builder": b}
 
 
+def new_invoice_posted_once(ctx) -> dict[str, Any]:
+    form = ctx.client.get("/invoices/new/").context["form"]
+    data = invoice_post(make_contact(), nonce=form.initial["nonce"])
+    assert ctx.post("/invoices/new/", data).status_code == 200
+    assert Invoice.objects.count() == 1
+    return {"data": data}
+
+
 STATE_CASES = [
+    Case("double-submit-new-invoice", "http", "the new-invoice form posted twice (a draft number each time)",
+         lambda ctx, o: ctx.post("/invoices/new/", o["data"]), "This invoice has already been saved.",
+         setup=new_invoice_posted_once),
     Case("double-submit-payment", "http", "the payment form posted twice",
          lambda ctx, o: ctx.post(f"/invoices/{o['invoice'].pk}/payment/", o["data"]),
          "This payment has already been recorded.", setup=payment_posted_once),
