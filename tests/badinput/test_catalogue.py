@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core import mail
 from django.core.management import call_command
 
 from automations import dispatch
@@ -506,6 +507,16 @@ STATE_CASES = [
          lambda ctx, o: ctx.post("/admin/auth/user/", {"action": "delete_selected",
                                                        "_selected_action": [str(o["user"].pk)], "post": "yes"}),
          "would require deleting the following protected related objects", setup=automation_with_assignee),
+    Case("delete-step-in-use-admin", "admin", "deleting that column in the admin",
+         lambda ctx, o: ctx.post(f"/admin/workflows/step/{o['step'].pk}/delete/", {"post": "yes"}),
+         "is used by the automation “Move when overdue”", setup=automation_with_step),
+    Case("delete-step-in-use-admin-bulk", "admin", "deleting that column with the admin's bulk delete",
+         lambda ctx, o: ctx.post("/admin/workflows/step/", {"action": "delete_selected",
+                                                            "_selected_action": [str(o["step"].pk)], "post": "yes"}),
+         "is used by the automation “Move when overdue”", setup=automation_with_step),
+    Case("delete-workflow-in-use", "http", "deleting the workflow of that column",
+         lambda ctx, o: ctx.post(f"/workflows/{o['step'].workflow_id}/delete/"),
+         "Move when overdue", setup=automation_with_step),
     Case("cancel-twice", "http", "Cancel pressed on a canceled plan",
          lambda ctx, o: ctx.post(f"/invoices/recurring/{o['plan'].pk}/cancel/"),
          "The recurring payment cannot be canceled: it is Canceled.", setup=canceled_plan),
@@ -619,8 +630,44 @@ SKIP_CASES = [
          "recurring payment already canceled", setup=started_then_canceled, changes={"Run": 1}),
 ]
 
+# --- Names and addresses that are valid but unusual, all the way into the email ---------------
+
+
+def email_on_send(contact_fields: dict[str, str], subject: str = "Invoice {{ invoice.number }} for {{ contact.name }}"):
+    def setup(ctx) -> dict[str, Any]:
+        make_automation("Thanks", trigger="invoice_sent", is_active=True,
+                        actions=[EMAIL | {"subject": subject, "body": "Hello {{ contact.name }}"}])
+        make_invoice(status="sent", contact=make_contact(**contact_fields))
+        return {}
+    return setup
+
+
+def delivered(ctx, o) -> str:
+    """The run's status and the email as it leaves (its encoded headers and the HTML part)."""
+    dispatch.dispatch_pending()
+    run = Run.objects.get()
+    (message,) = mail.outbox
+    wire = message.message()
+    return f"{run.status} | To: {wire['To']} | Subject: {message.subject} | HTML: {message.alternatives[0][0]}"
+
+
+EMAIL_CASES = [
+    Case("idn-domain-delivered", "job", "kunde@bücher.de: sent to the punycode domain",
+         delivered, "succeeded | To: kunde@xn--bcher-kva.de", setup=email_on_send({"email": "kunde@bücher.de"}),
+         changes={"Run": 1}),
+    Case("rtl-emoji-name-in-subject", "job", "an RTL name with an emoji in the subject",
+         delivered, "for مريم 🧾 الأحمد | HTML: <p>Hello مريم 🧾 الأحمد</p>",
+         setup=email_on_send({"name": "مريم 🧾 الأحمد"}), changes={"Run": 1}),
+    Case("placeholder-in-a-name-stays-text", "job", "a contact named “{{ invoice.total }}” is not filled in",
+         delivered, "for {{ invoice.total }} |", setup=email_on_send({"name": "{{ invoice.total }}"}),
+         changes={"Run": 1}),
+    Case("html-in-a-name-is-escaped", "job", "a contact named <script>… gets escaped in the HTML part",
+         delivered, "Hello &lt;script&gt;alert(1)&lt;/script&gt;",
+         setup=email_on_send({"name": "<script>alert(1)</script>"}), changes={"Run": 1}),
+]
+
 CATALOGUE = (FORM_CASES + SIZE_CASES + TEMPLATE_CASES + ADMIN_CASES + SERVICE_CASES + STATE_CASES + IMPORT_CASES
-             + SKIP_CASES)
+             + SKIP_CASES + EMAIL_CASES)
 
 
 @pytest.mark.parametrize("case", CATALOGUE, ids=str)
