@@ -81,3 +81,16 @@ def test_the_403_page_says_nothing_was_changed(language, heading):
     page = text(response)
     assert response.status_code == 403
     assert heading in page and "Traceback" not in page
+
+
+def test_a_form_sent_without_its_security_token_gets_the_expired_form_page_and_saves_nothing():
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_owner())
+    response = client.post("/invoices/contacts/new/", {"name": "Ada", "language": "en"})
+    assert response.status_code == 403
+    page = text(response)
+    assert "The form has expired" in page and "so nothing was saved." in page
+    assert "CSRF verification failed" not in page
+    assert not Contact.objects.exists()
