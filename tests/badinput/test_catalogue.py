@@ -192,6 +192,40 @@ FORM_CASES = [
 ]
 
 
+def task_post(**fields: str):
+    return lambda ctx, o: ctx.post("/tasks/new/", {"title": "Call Ada", "description": "", "due_date": "",
+                                                   "assignee": "", "contact": "", "invoice": "", **fields})
+
+
+def a_card(ctx) -> dict[str, Any]:
+    from workflows.services import place_card
+
+    board = create_workflow(name="Collections", steps=["New", "Reminded"])
+    return {"card": place_card(contact=make_contact(), step=board.steps.get(name="New"))}
+
+
+TASK_AND_BOARD_CASES = [
+    Case("task-title-blank", "form", "task title of spaces", task_post(title="   "), "This field is required.",
+         "title"),
+    Case("task-unknown-invoice", "form", "task about invoice 2026-9999 (no such invoice)",
+         task_post(invoice="2026-9999"), "There is no invoice with the number “2026-9999”.", "invoice"),
+    Case("task-due-nonsense", "form", "task due 31/02/2026", task_post(due_date="31/02/2026"),
+         "Enter a valid date.", "due_date"),
+    Case("workflow-duplicate-name", "form", "a second workflow named “Collections”",
+         lambda ctx, o: ctx.post("/workflows/new/", {"name": "collections", "steps": "New\nDone"}),
+         "already exists", "name", lambda ctx: {"board": create_workflow(name="Collections", steps=["New"])}),
+    Case("card-move-negative-position", "http", "drag and drop to position -1 (JSON answer)",
+         lambda ctx, o: ctx.client.post(f"/workflows/cards/{o['card'].pk}/move/",
+                                        {"step": str(o["card"].step_id), "position": "-1"},
+                                        HTTP_ACCEPT="application/json"),
+         "Ensure this value is greater than or equal to 0.", setup=a_card),
+    Case("card-move-unknown-step", "http", "drag and drop to a deleted column",
+         lambda ctx, o: ctx.client.post(f"/workflows/cards/{o['card'].pk}/move/", {"step": "999999", "position": "0"},
+                                        HTTP_ACCEPT="application/json"),
+         "The column has been deleted.", setup=a_card),
+]
+
+
 # --- 10 MB in a field: refused before any view runs, with the friendly 400 page ----------------
 
 TOO_LARGE = "The request was too large or not understood, so nothing was saved."
@@ -211,6 +245,8 @@ SIZE_CASES = [
     Case("10mb-payment-reference", "http", "10 MB payment reference",
          ten_mb("/invoices/{invoice}/payment/", "reference", {"amount": "1", "date": TODAY.isoformat()}), TOO_LARGE,
          setup=sent_invoice),
+    Case("10mb-task-description", "http", "10 MB task description", ten_mb("/tasks/new/", "description",
+                                                                            {"title": "Call"}), TOO_LARGE),
     Case("10mb-admin-contact-name", "admin", "10 MB name in the admin", ten_mb("/admin/invoices/contact/add/", "name"),
          TOO_LARGE),
     Case("10mb-email-body", "template", "10 MB email body in the builder",
@@ -666,7 +702,7 @@ EMAIL_CASES = [
          setup=email_on_send({"name": "<script>alert(1)</script>"}), changes={"Run": 1}),
 ]
 
-CATALOGUE = (FORM_CASES + SIZE_CASES + TEMPLATE_CASES + ADMIN_CASES + SERVICE_CASES + STATE_CASES + IMPORT_CASES
+CATALOGUE = (FORM_CASES + TASK_AND_BOARD_CASES + SIZE_CASES + TEMPLATE_CASES + ADMIN_CASES + SERVICE_CASES + STATE_CASES + IMPORT_CASES
              + SKIP_CASES + EMAIL_CASES)
 
 
