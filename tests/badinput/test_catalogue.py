@@ -669,10 +669,11 @@ SKIP_CASES = [
 # --- Names and addresses that are valid but unusual, all the way into the email ---------------
 
 
-def email_on_send(contact_fields: dict[str, str], subject: str = "Invoice {{ invoice.number }} for {{ contact.name }}"):
+def email_on_send(contact_fields: dict[str, str], **action_fields: str):
     def setup(ctx) -> dict[str, Any]:
-        make_automation("Thanks", trigger="invoice_sent", is_active=True,
-                        actions=[EMAIL | {"subject": subject, "body": "Hello {{ contact.name }}"}])
+        make_automation("Thanks", trigger="invoice_sent", is_active=True, actions=[
+            EMAIL | {"subject": "Invoice {{ invoice.number }} for {{ contact.name }}", "body": "Hello {{ contact.name }}",
+                     **action_fields}])
         make_invoice(status="sent", contact=make_contact(**contact_fields))
         return {}
     return setup
@@ -684,12 +685,16 @@ def delivered(ctx, o) -> str:
     run = Run.objects.get()
     (message,) = mail.outbox
     wire = message.message()
-    return f"{run.status} | To: {wire['To']} | Subject: {message.subject} | HTML: {message.alternatives[0][0]}"
+    return (f"{run.status} | To: {wire['To']} | Reply-To: {wire['Reply-To']} | Subject: {message.subject} | "
+            f"HTML: {message.alternatives[0][0]}")
 
 
 EMAIL_CASES = [
     Case("idn-domain-delivered", "job", "kunde@bücher.de: sent to the punycode domain",
          delivered, "succeeded | To: kunde@xn--bcher-kva.de", setup=email_on_send({"email": "kunde@bücher.de"}),
+         changes={"Run": 1}),
+    Case("idn-reply-to-delivered", "job", "reply-to billing@bücher.de: sent punycoded",
+         delivered, "Reply-To: billing@xn--bcher-kva.de", setup=email_on_send({}, reply_to="billing@bücher.de"),
          changes={"Run": 1}),
     Case("rtl-emoji-name-in-subject", "job", "an RTL name with an emoji in the subject",
          delivered, "for مريم 🧾 الأحمد | HTML: <p>Hello مريم 🧾 الأحمد</p>",
