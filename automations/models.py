@@ -98,7 +98,12 @@ class Action(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.position + 1}. {self.get_kind_display()}"
+        # Named with its automation: Django's "cannot delete, protected objects" pages (a user who
+        # is an assignee, a step) list actions by this text, and the person must know which
+        # automation to change.
+        return _("“%(automation)s”, action %(n)d: %(kind)s") % {
+            "automation": self.automation.name if self.automation_id else "", "n": self.position + 1,
+            "kind": self.get_kind_display()}
 
     def clean(self) -> None:
         from .actions import ACTIONS

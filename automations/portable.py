@@ -132,6 +132,11 @@ def validate_import(data: Any, *, replace: bool = False) -> list[PlannedAutomati
     if not isinstance(data, list):
         raise ImportInvalid([_("The file must hold a list of automations (a JSON array), not %(type)s.") % {
             "type": _json_type(data)}])
+    holding_nul = [index for index, item in enumerate(data, start=1) if _holds_nul(item)]
+    if holding_nul:
+        # Checked first: PostgreSQL cannot even look a name holding NUL up (a DataError).
+        raise ImportInvalid([_("%(where)s: a text holds a NUL character (\\u0000), which cannot be stored; "
+                               "remove it.") % {"where": _where(index, None)} for index in holding_nul])
     problems: list[str] = []
     references = _References(data)
     planned = [_check_automation(index, item, references, problems) for index, item in enumerate(data, start=1)]
@@ -141,6 +146,23 @@ def validate_import(data: Any, *, replace: bool = False) -> list[PlannedAutomati
     if problems:
         raise ImportInvalid(problems)
     return planned
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether any key or text anywhere in `value` holds a NUL character (without recursion: the
+    file's nesting is as deep as its author made it)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def save_import(planned: list[PlannedAutomation], *, by=None) -> list[Automation]:

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from invoices.errors import DomainError
+from invoices.validators import reject_null_characters
 from workflows.models import Step
 
 from .actions import ACTIONS, SETTINGS_FIELDS
@@ -92,6 +93,7 @@ def _build_automation(automation: Automation, *, name: Any, trigger: Any, freque
     else:
         automation.frequency = frequency
     try:
+        reject_null_characters(automation, exclude=["created_by", *errors])
         automation.full_clean(exclude=["created_by", *errors], validate_constraints=False)
     except ValidationError as exc:
         for field, messages in _messages(exc).items():
@@ -136,6 +138,7 @@ def build_action(data: Mapping[str, Any], *, position: int = 0) -> tuple[Action,
             errors[name] = [_("Save it before using it in an automation.")]
     field_errors: dict[str, list[str]] = {}
     try:
+        reject_null_characters(action, exclude=["automation", *errors])
         action.clean_fields(exclude=["automation", *errors])
     except ValidationError as exc:
         field_errors = _messages(exc)

@@ -25,8 +25,9 @@ from django.utils.translation import gettext_lazy as _
 
 from . import services
 from .errors import DomainError
+from .forms import check_plan_start
 from .models import Contact, Invoice, InvoiceStatus, LineItem, Payment, RecurringPayment, RecurringStatus
-from .validators import currency_codes
+from .validators import currency_codes, validate_business_date
 
 COMMON_CURRENCIES = ["EUR", "USD", "GBP", "CHF"]
 
@@ -66,6 +67,13 @@ def run_service_on_each(
     if ok:
         text = done(ok) if callable(done) else done % {"count": ok}
         modeladmin.message_user(request, text, messages.SUCCESS)
+
+
+def check_dates(form: forms.BaseForm, *names: str) -> None:
+    """The services' date range (validate_business_date), shown at the field before saving."""
+    for name in names:
+        if name in form.fields:
+            form.fields[name].validators.append(validate_business_date)
 
 
 class ServiceErrorsMixin:
@@ -125,6 +133,7 @@ class InvoiceForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        check_dates(self, "issue_date", "due_date")
         if not self.instance.pk:
             today = services.business_today()
             self.initial.setdefault("issue_date", today)
@@ -294,6 +303,7 @@ class PaymentForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        check_dates(self, "date")
         self.initial.setdefault("date", services.business_today())
 
     def clean(self) -> dict[str, Any]:
@@ -353,10 +363,15 @@ class RecurringForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        check_dates(self, "start_date", "end_date")
         if not self.instance.pk:
             self.initial.setdefault("currency", settings.DEFAULT_CURRENCY)
             self.initial.setdefault("start_date", services.business_today())
             self.initial.setdefault("payment_terms_days", settings.DEFAULT_PAYMENT_TERMS_DAYS)
+
+    def clean_start_date(self) -> dt.date:
+        start = self.cleaned_data["start_date"]
+        return start if self.instance.pk else check_plan_start(start)
 
 
 @admin.register(RecurringPayment)

@@ -18,7 +18,8 @@ from django.utils.translation import gettext_lazy as _
 
 from .errors import DomainError
 from .models import Contact, Interval, PaymentMethod
-from .validators import currency_codes
+from .services import business_today
+from .validators import currency_codes, validate_business_date
 
 COMMON_CURRENCIES = ["EUR", "USD", "GBP", "CHF"]
 LINE_BREAK_ERROR = _("This field cannot contain line breaks.")
@@ -93,14 +94,16 @@ class InvoiceForm(forms.Form):
     contact = forms.ModelChoiceField(
         label=_("Contact"), queryset=Contact.objects.all(), empty_label=_("Choose a contact…"),
     )
-    issue_date = forms.DateField(label=_("Issue date"), widget=DateInput())
-    due_date = forms.DateField(label=_("Due date"), widget=DateInput())
+    issue_date = forms.DateField(label=_("Issue date"), widget=DateInput(), validators=[validate_business_date])
+    due_date = forms.DateField(label=_("Due date"), widget=DateInput(), validators=[validate_business_date])
     currency = forms.ChoiceField(label=_("Currency"), choices=currency_choices)
     notes = forms.CharField(
         label=_("Notes"), required=False, max_length=10_000,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Printed on the invoice, below the line items."),
     )
+    # One per new-invoice form: the same form posted twice saves one draft (see the view).
+    nonce = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -182,7 +185,7 @@ class PaymentForm(NoLineBreaksMixin, forms.Form):
         validators=[MinValueValidator(Decimal("0.01"), message=_("The amount must be greater than zero."))],
         widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"}),
     )
-    date = forms.DateField(label=_("Date"), widget=DateInput())
+    date = forms.DateField(label=_("Date"), widget=DateInput(), validators=[validate_business_date])
     method = forms.ChoiceField(label=_("Method"), choices=PaymentMethod.choices, initial=PaymentMethod.BANK_TRANSFER)
     reference = forms.CharField(label=_("Reference"), required=False, max_length=200)
     # One per rendered form: the same form posted twice records one payment (see the view).
@@ -190,6 +193,19 @@ class PaymentForm(NoLineBreaksMixin, forms.Form):
 
 
 # --- Recurring payments -----------------------------------------------------------------------
+
+MAX_DAYS_BACK = 366
+
+
+def check_plan_start(start: dt.date) -> dt.date:
+    """A new plan's start date. Starting a plan issues (and sends) the invoice of every period
+    since its start date at once: a start date years back would send hundreds of invoices in one
+    request."""
+    if start < business_today() - dt.timedelta(days=MAX_DAYS_BACK):
+        raise forms.ValidationError(
+            _("The start date can be at most one year in the past: starting the plan issues an invoice for "
+              "every period since then."), code="too_far_back")
+    return start
 
 
 class RecurringForm(NoLineBreaksMixin, forms.Form):
@@ -209,13 +225,16 @@ class RecurringForm(NoLineBreaksMixin, forms.Form):
     )
     currency = forms.ChoiceField(label=_("Currency"), choices=currency_choices)
     interval = forms.ChoiceField(label=_("Interval"), choices=Interval.choices, initial=Interval.MONTHLY)
-    start_date = forms.DateField(label=_("Start date"), widget=DateInput())
+    start_date = forms.DateField(label=_("Start date"), widget=DateInput(), validators=[validate_business_date])
     end_date = forms.DateField(label=_("End date"), required=False, widget=DateInput(),
-                               help_text=_("Leave empty to run until canceled."))
+                               validators=[validate_business_date], help_text=_("Leave empty to run until canceled."))
     payment_terms_days = forms.IntegerField(
         label=_("Payment terms (days)"), min_value=0, max_value=365,
         help_text=_("Each invoice is due this many days after it is issued."),
     )
+
+    def clean_start_date(self) -> dt.date:
+        return check_plan_start(self.cleaned_data["start_date"])
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

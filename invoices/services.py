@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from . import signals
 from .errors import DomainError
+from .validators import reject_null_characters, validate_business_date
 from .models import (
     Contact,
     Interval,
@@ -58,6 +59,7 @@ def _validation_message(exc: ValidationError) -> str:
 def _full_clean(obj: Any, *, exclude: Iterable[str] = ()) -> None:
     """The model's own validation (field validators and clean()), as a DomainError naming the field."""
     try:
+        reject_null_characters(obj, exclude=exclude)
         obj.full_clean(exclude=list(exclude), validate_constraints=False)
     except ValidationError as exc:
         fields = list(getattr(exc, "message_dict", {}))
@@ -92,6 +94,14 @@ def to_rate(value: Any, *, field: str = "tax_rate") -> Decimal:
     if not rate.is_finite() or not 0 <= rate <= 100:
         raise DomainError(_("The tax rate must be between 0 and 100."), field=field)
     return rate
+
+
+def check_date(value: dt.date | None, *, field: str) -> None:
+    """A date of the books (issue, due, payment, plan) within the years the product accepts."""
+    try:
+        validate_business_date(value)
+    except ValidationError as exc:
+        raise DomainError(_validation_message(exc), field=field) from None
 
 
 def db_datetime(value: dt.datetime) -> Any:
@@ -153,6 +163,7 @@ def _build_items(invoice: Invoice, items: Iterable[Mapping[str, Any] | LineItem]
                 raise DomainError(_("Line %(n)d: quantity, price and tax rate must be numbers.") % {"n": position + 1}) from None
         line.position = position
         try:
+            reject_null_characters(line, exclude=["invoice"])
             line.full_clean(exclude=["invoice"], validate_constraints=False)
         except ValidationError as exc:
             raise DomainError(_("Line %(n)d: %(error)s") % {"n": position + 1, "error": _validation_message(exc)}) from None
@@ -186,7 +197,9 @@ def create_invoice(
 ) -> Invoice:
     """A new draft invoice with its line items and the next number of its issue year."""
     issue_date = issue_date or business_today(now)
+    check_date(issue_date, field="issue_date")
     due_date = due_date or issue_date + dt.timedelta(days=settings.DEFAULT_PAYMENT_TERMS_DAYS)
+    check_date(due_date, field="due_date")
     currency = (currency or settings.DEFAULT_CURRENCY).strip().upper()
     invoice = Invoice(
         contact=contact, issue_date=issue_date, due_date=due_date, currency=currency, notes=notes,
@@ -224,6 +237,9 @@ def update_draft_invoice(
         if locked.status != InvoiceStatus.DRAFT:
             raise DomainError(_("Only a draft can be edited; invoice %(number)s is %(status)s.") % {
                 "number": locked.number, "status": locked.get_status_display()})
+        for name in ("issue_date", "due_date"):
+            if name in fields:
+                check_date(fields[name], field=name)
         new_issue = fields.get("issue_date")
         if new_issue is not None and new_issue.year != locked.issue_date.year:
             # The number belongs to the issue year's unbroken sequence.
@@ -311,8 +327,16 @@ def record_payment(
     after the other: together they can never exceed the balance, and only one of them fires `paid`.
     """
     now = _now(now)
-    amount = to_money(amount)
+    try:
+        amount = to_money(amount)
+    except DomainError:
+        # A closed invoice is refused for what it is, whatever the amount: "pay the balance" of a
+        # paid invoice (0) must say "it is paid", not "the amount must be greater than zero".
+        if Invoice.objects.filter(pk=invoice.pk).exclude(status__in=OPEN_STATUSES).exists():
+            raise _transition_refused(invoice, _("paid")) from None
+        raise
     date = date or business_today(now)
+    check_date(date, field="date")
     if method not in PaymentMethod.values:
         raise DomainError(_("%(method)s is not a payment method.") % {"method": method}, field="method")
     if "\n" in reference or "\r" in reference:
@@ -447,6 +471,8 @@ def create_recurring(
     payment_terms_days: int | None = None,
     by=None,
 ) -> RecurringPayment:
+    check_date(start_date, field="start_date")
+    check_date(end_date, field="end_date")
     plan = RecurringPayment(
         contact=contact, description=description.strip(), amount=to_money(amount), start_date=start_date,
         interval=interval, end_date=end_date, currency=(currency or settings.DEFAULT_CURRENCY).strip().upper(),

@@ -356,8 +356,17 @@ def _invoice_form_context(form: InvoiceForm, formset, invoice: Invoice | None = 
     return {"form": form, "formset": formset, "invoice": invoice}
 
 
+SAVED_INVOICE_FORMS = "invoices.saved_invoice_forms"
+
+
 def invoice_create(request: HttpRequest) -> HttpResponse:
+    """A form sent twice (a double click, the back button) saves one draft and shows it."""
     if request.method == "POST":
+        nonce = request.POST.get("nonce", "")[:64]
+        saved = request.session.get(SAVED_INVOICE_FORMS, {})
+        if nonce and Invoice.objects.filter(pk=saved.get(nonce)).exists():
+            messages.warning(request, _("This invoice has already been saved."))
+            return redirect("invoices:invoice-detail", pk=saved[nonce])
         form = InvoiceForm(request.POST)
         formset = line_item_formset(data=request.POST)
         if form.is_valid() and formset.is_valid():
@@ -370,10 +379,12 @@ def invoice_create(request: HttpRequest) -> HttpResponse:
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
+                if nonce:
+                    request.session[SAVED_INVOICE_FORMS] = dict([*saved.items(), (nonce, invoice.pk)][-20:])
                 messages.success(request, _("Invoice %(number)s saved as a draft.") % {"number": invoice.number})
                 return redirect("invoices:invoice-detail", pk=invoice.pk)
     else:
-        initial = invoice_initial(today=services.business_today())
+        initial = {**invoice_initial(today=services.business_today()), "nonce": uuid.uuid4().hex}
         contact_id = request.GET.get("contact", "")
         if contact_id.isdigit() and Contact.objects.filter(pk=contact_id).exists():
             initial["contact"] = int(contact_id)

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from invoices.errors import DomainError
+from invoices.validators import reject_null_characters
 
 from .models import Task, TaskStatus
 
@@ -77,6 +78,7 @@ def create_task(
         raise DomainError(_("The task cannot be created: %(error)s") % {"error": exc}) from None
     _check_text_length(task)
     try:
+        reject_null_characters(task)
         task.full_clean(
             exclude=["assignee", "contact", "invoice", "run", "created_by", "completed_by"],
             validate_constraints=False,

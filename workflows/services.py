@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
@@ -32,6 +33,8 @@ def _clean_name(value: Any, *, model: type, field: str = "name") -> str:
     label = model._meta.get_field(field).verbose_name
     if not isinstance(value, str):
         raise DomainError(_("The %(field)s must be text.") % {"field": label}, field=field)
+    if "\x00" in value:
+        raise DomainError(str(ProhibitNullCharactersValidator.message), field=field)
     name = " ".join(value.split())
     if not name:
         raise DomainError(

@@ -152,7 +152,7 @@ def test_a_signed_in_person_without_a_role_gets_403_everywhere_and_changes_nothi
         for method in (client.get, client.post):
             response = method(url)
             assert response.status_code == 403, (name, url, method.__name__, response.status_code)
-            assert "You don" in response.content.decode()  # the friendly page, not a bare "403 Forbidden"
+            assert "Not allowed" in response.content.decode()  # the friendly page, not a bare "403 Forbidden"
     assert snapshot() == before
     page = client.get(reverse("dashboard")).content.decode()
     assert "no role yet" in page

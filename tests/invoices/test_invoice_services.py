@@ -555,6 +555,16 @@ def test_a_refused_amount_says_what_is_wrong(amount, message):
     assert str(exc.value) == message
 
 
+@pytest.mark.parametrize("status", ["paid", "void", "draft"])
+def test_paying_a_closed_invoice_says_it_is_closed_whatever_the_amount(status):
+    """"Record full payment" of a paid invoice pays its balance of 0: the refusal must say the
+    invoice is paid, not that the amount must be greater than zero."""
+    invoice = make_invoice(status=status)
+    with pytest.raises(DomainError) as exc:
+        services.record_payment(invoice=invoice, amount=invoice.balance if status == "paid" else "0")
+    assert str(exc.value) == f"Invoice {invoice.number} cannot be paid: it is {invoice.get_status_display()}."
+
+
 @pytest.mark.parametrize("amount", ["1e30", "9" * 29])
 def test_a_huge_amount_is_refused_as_too_large(amount):
     invoice = sent_invoice()

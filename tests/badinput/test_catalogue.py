@@ -1,0 +1,739 @@
+"""The bad-input catalogue: one row per bad input, through the surface a person would use.
+
+Each row says the surface, the input, and what the person sees; `check_case` (tests/badinput/
+helpers.py) asserts for every row: no 500 and no traceback, the clear message (at its field when
+it belongs to one), and nothing half-saved. The HTTP rows post as the signed-in owner through the
+real URLs; the admin rows post what the admin's own page would post.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core import mail
+from django.core.management import call_command
+
+from automations import dispatch
+from automations import services as automation_services
+from automations.models import Run
+from invoices import services
+from invoices.models import Invoice
+from tests.automations.test_views_support import EMAIL, TASK, Builder, action_post_data, make_automation
+from tests.base import make_contact, make_invoice, make_owner, make_plan, make_team_member
+from tasks.services import create_task
+from workflows.services import create_workflow
+
+from .helpers import Case, browser_form_data, check_case
+
+pytestmark = pytest.mark.django_db
+
+TEN_MB = 10 * 1024 * 1024
+LINE = {"description": "Consulting", "quantity": "1", "unit_price": "100.00", "tax_rate": "19"}
+TODAY = dt.date.today()
+
+
+class Ctx:
+    def __init__(self, client) -> None:
+        self.owner = make_owner()
+        client.force_login(self.owner)
+        self.client = client
+
+    def post(self, url: str, data: dict[str, Any] | None = None, **kw: Any):
+        return self.client.post(url, data or {}, follow=True, **kw)
+
+
+@pytest.fixture
+def ctx(client) -> Ctx:
+    return Ctx(client)
+
+
+# --- The pages' own forms, as the browser posts them ------------------------------------------
+
+
+def sent_invoice(ctx) -> dict[str, Any]:
+    return {"invoice": make_invoice(status="sent")}  # 119.00 EUR due
+
+
+def pay(**fields: Any):
+    def act(ctx, o):
+        data = {"amount": "10.00", "date": TODAY.isoformat(), "method": "bank_transfer", "reference": "", **fields}
+        return ctx.post(f"/invoices/{o['invoice'].pk}/payment/", data)
+    return act
+
+
+def invoice_post(contact, *, line: dict[str, str] | None = None, **fields: str) -> dict[str, Any]:
+    line = {**LINE, **(line or {})}
+    data = {"contact": str(contact.pk), "issue_date": TODAY.isoformat(),
+            "due_date": (TODAY + dt.timedelta(days=14)).isoformat(), "currency": "EUR", "notes": "",
+            "items-TOTAL_FORMS": "1", "items-INITIAL_FORMS": "0", "items-MIN_NUM_FORMS": "0",
+            "items-MAX_NUM_FORMS": "1000"}
+    data.update({f"items-0-{k}": v for k, v in line.items()})
+    data.update(fields)
+    return data
+
+
+def new_invoice(*, line: dict[str, str] | None = None, **fields: str):
+    def act(ctx, o):
+        return ctx.post("/invoices/new/", invoice_post(o["contact"], line=line, **fields))
+    return act
+
+
+def a_contact(ctx) -> dict[str, Any]:
+    return {"contact": make_contact()}
+
+
+def contact_post(**fields: str):
+    def act(ctx, o):
+        return ctx.post("/invoices/contacts/new/", {"name": "Ada", "email": "", "phone": "", "company": "",
+                                                   "language": "en", **fields})
+    return act
+
+
+def recurring_post(**fields: str):
+    def act(ctx, o):
+        return ctx.post("/invoices/recurring/new/", {
+            "contact": str(o["contact"].pk), "description": "Support", "amount": "50.00", "tax_rate": "19",
+            "currency": "EUR", "interval": "monthly", "start_date": TODAY.isoformat(), "end_date": "",
+            "payment_terms_days": "14", **fields})
+    return act
+
+
+FORM_CASES = [
+    # Amounts
+    Case("payment-negative", "form", "payment amount -5", pay(amount="-5"),
+         "The amount must be greater than zero.", "amount", sent_invoice),
+    Case("payment-zero", "form", "payment amount 0", pay(amount="0"),
+         "The amount must be greater than zero.", "amount", sent_invoice),
+    Case("payment-nan", "form", "payment amount NaN", pay(amount="NaN"), "Enter a number.", "amount", sent_invoice),
+    Case("payment-infinity", "form", "payment amount Infinity", pay(amount="Infinity"),
+         "Enter a number.", "amount", sent_invoice),
+    Case("payment-3-decimals", "form", "payment amount 10.005", pay(amount="10.005"),
+         "Ensure that there are no more than 2 decimal places.", "amount", sent_invoice),
+    Case("payment-huge", "form", "payment amount 10^13", pay(amount="10000000000000"),
+         "Ensure that there are no more than 12 digits before the decimal point.", "amount", sent_invoice),
+    Case("payment-more-than-due", "form", "payment 119.01 on 119.00 due", pay(amount="119.01"),
+         "119.01 is more than the 119.00 EUR still due", "amount", sent_invoice),
+    Case("payment-reference-crlf", "form", "payment reference with CR/LF", pay(reference="ok\r\nBcc: x@evil.test"),
+         "This field cannot contain line breaks.", "reference", sent_invoice),
+    Case("payment-date-nonsense", "form", "payment date 2026-02-30", pay(date="2026-02-30"),
+         "Enter a valid date.", "date", sent_invoice),
+    Case("invoice-line-negative-price", "form", "line unit price -1", new_invoice(line={"unit_price": "-1"}),
+         "The price must be greater than zero.", "items-0-unit_price", a_contact),
+    Case("invoice-line-zero-quantity", "form", "line quantity 0", new_invoice(line={"quantity": "0"}),
+         "The quantity must be greater than zero.", "items-0-quantity", a_contact),
+    Case("invoice-line-nan-price", "form", "line unit price NaN", new_invoice(line={"unit_price": "NaN"}),
+         "Enter a number.", "items-0-unit_price", a_contact),
+    Case("invoice-line-3-decimals", "form", "line unit price 9.999", new_invoice(line={"unit_price": "9.999"}),
+         "Ensure that there are no more than 2 decimal places.", "items-0-unit_price", a_contact),
+    Case("invoice-total-too-large", "form", "999,999,999 × 9,999,999,999.99",
+         new_invoice(line={"quantity": "999999999", "unit_price": "9999999999.99", "tax_rate": "0"}),
+         "The invoice total is too large.", "__all__", a_contact),
+    Case("invoice-tax-over-100", "form", "line tax rate 150", new_invoice(line={"tax_rate": "150"}),
+         "Ensure this value is less than or equal to 100.", "items-0-tax_rate", a_contact),
+    Case("invoice-no-lines", "form", "invoice without line items",
+         new_invoice(line={"description": "", "quantity": "1", "unit_price": "", "tax_rate": "0"}),
+         "Add at least one line item.", None, a_contact),
+    # Dates
+    Case("invoice-due-before-issue", "form", "due date a day before the issue date",
+         new_invoice(due_date=(TODAY - dt.timedelta(days=1)).isoformat()),
+         "The due date cannot be before the issue date.", "due_date", a_contact),
+    Case("invoice-date-nonsense", "form", "issue date 31.02.2026", new_invoice(issue_date="31.02.2026"),
+         "Enter a valid date.", "issue_date", a_contact),
+    Case("recurring-end-before-start", "form", "plan ends before it starts",
+         recurring_post(end_date=(TODAY - dt.timedelta(days=1)).isoformat()),
+         "The end date cannot be before the start date.", "end_date", a_contact),
+    Case("recurring-amount-zero", "form", "plan amount 0", recurring_post(amount="0"),
+         "The amount must be greater than zero.", "amount", a_contact),
+    Case("recurring-terms-negative", "form", "payment terms -1 days", recurring_post(payment_terms_days="-1"),
+         "Ensure this value is greater than or equal to 0.", "payment_terms_days", a_contact),
+    Case("invoice-year-0026", "form", "issue date 0026-11-26 (a typo for 2026)",
+         new_invoice(issue_date="0026-11-26", due_date="0026-12-10"),
+         "Enter a date between 2000 and 2099.", "issue_date", a_contact),
+    Case("payment-date-9999", "form", "payment date 9999-12-31", pay(date="9999-12-31"),
+         "Enter a date between 2000 and 2099.", "date", sent_invoice),
+    Case("recurring-start-years-back", "form", "plan starting five years ago (would issue 60 invoices at once)",
+         recurring_post(start_date=(TODAY - dt.timedelta(days=5 * 365)).isoformat()),
+         "The start date can be at most one year in the past", "start_date", a_contact),
+    Case("recurring-end-9999", "form", "plan ending 9999-12-31", recurring_post(end_date="9999-12-31"),
+         "Enter a date between 2000 and 2099.", "end_date", a_contact),
+    # Currencies
+    Case("invoice-unknown-currency", "form", "currency XYZ", new_invoice(currency="XYZ"),
+         "Select a valid choice. XYZ is not one of the available choices.", "currency", a_contact),
+    Case("recurring-unknown-currency", "form", "currency BTC", recurring_post(currency="BTC"),
+         "Select a valid choice. BTC is not one of the available choices.", "currency", a_contact),
+    # Names and emails
+    Case("contact-name-blank", "form", "name of spaces only", contact_post(name="   "),
+         "This field is required.", "name"),
+    Case("contact-name-line-break", "form", "name with LF", contact_post(name="Ada\nLovelace"),
+         "This field cannot contain line breaks.", "name"),
+    Case("contact-name-nul", "form", "name with a NUL character", contact_post(name="Ada\x00"),
+         "Null characters are not allowed.", "name"),
+    Case("contact-name-too-long", "form", "name of 201 characters", contact_post(name="x" * 201),
+         "Ensure this value has at most 200 characters (it has 201).", "name"),
+    Case("contact-name-rtl-emoji", "form", "RTL and emoji name (accepted as typed)",
+         contact_post(name="مريم 🧾 O'Brien \u202eevil"), "Contact مريم 🧾 O'Brien \u202eevil created.",
+         changes={"Contact": 1}),
+    Case("contact-email-crlf-header", "form", "email with CR/LF and a Bcc header",
+         contact_post(email="a@example.com\r\nBcc: x@evil.test"), "This field cannot contain line breaks.", "email"),
+    Case("contact-email-unicode-local", "form", "email müller@example.com (non-ASCII local part)",
+         contact_post(email="müller@example.com"), "Enter a valid email address.", "email"),
+    Case("contact-email-idn-domain", "form", "email kunde@bücher.de (IDN domain, accepted)",
+         contact_post(name="Bücher Kunde", email="kunde@bücher.de"), "Contact Bücher Kunde created.",
+         changes={"Contact": 1}),
+    # Size
+    Case("invoice-notes-10001", "form", "notes of 10,001 characters", new_invoice(notes="n" * 10_001),
+         "Ensure this value has at most 10000 characters (it has 10001).", "notes", a_contact),
+]
+
+
+def task_post(**fields: str):
+    return lambda ctx, o: ctx.post("/tasks/new/", {"title": "Call Ada", "description": "", "due_date": "",
+                                                   "assignee": "", "contact": "", "invoice": "", **fields})
+
+
+def a_card(ctx) -> dict[str, Any]:
+    from workflows.services import place_card
+
+    board = create_workflow(name="Collections", steps=["New", "Reminded"])
+    return {"card": place_card(contact=make_contact(), step=board.steps.get(name="New"))}
+
+
+TASK_AND_BOARD_CASES = [
+    Case("task-title-blank", "form", "task title of spaces", task_post(title="   "), "This field is required.",
+         "title"),
+    Case("task-unknown-invoice", "form", "task about invoice 2026-9999 (no such invoice)",
+         task_post(invoice="2026-9999"), "There is no invoice with the number “2026-9999”.", "invoice"),
+    Case("task-due-nonsense", "form", "task due 31/02/2026", task_post(due_date="31/02/2026"),
+         "Enter a valid date.", "due_date"),
+    Case("workflow-duplicate-name", "form", "a second workflow named “Collections”",
+         lambda ctx, o: ctx.post("/workflows/new/", {"name": "collections", "steps": "New\nDone"}),
+         "already exists", "name", lambda ctx: {"board": create_workflow(name="Collections", steps=["New"])}),
+    Case("card-move-negative-position", "http", "drag and drop to position -1 (JSON answer)",
+         lambda ctx, o: ctx.client.post(f"/workflows/cards/{o['card'].pk}/move/",
+                                        {"step": str(o["card"].step_id), "position": "-1"},
+                                        HTTP_ACCEPT="application/json"),
+         "Ensure this value is greater than or equal to 0.", setup=a_card),
+    Case("card-move-unknown-step", "http", "drag and drop to a deleted column",
+         lambda ctx, o: ctx.client.post(f"/workflows/cards/{o['card'].pk}/move/", {"step": "999999", "position": "0"},
+                                        HTTP_ACCEPT="application/json"),
+         "The column has been deleted.", setup=a_card),
+]
+
+
+# --- 10 MB in a field: refused before any view runs, with the friendly 400 page ----------------
+
+TOO_LARGE = "The request was too large or not understood, so nothing was saved."
+
+
+def ten_mb(url: str, field: str, extra: dict[str, str] | None = None):
+    def act(ctx, o):
+        return ctx.client.post(url.format(**{k: v.pk for k, v in o.items()}),
+                               {**(extra or {}), field: "x" * TEN_MB})
+    return act
+
+
+SIZE_CASES = [
+    Case("10mb-contact-name", "http", "10 MB contact name", ten_mb("/invoices/contacts/new/", "name"), TOO_LARGE),
+    Case("10mb-invoice-notes", "http", "10 MB invoice notes", ten_mb("/invoices/new/", "notes"), TOO_LARGE,
+         setup=a_contact),
+    Case("10mb-payment-reference", "http", "10 MB payment reference",
+         ten_mb("/invoices/{invoice}/payment/", "reference", {"amount": "1", "date": TODAY.isoformat()}), TOO_LARGE,
+         setup=sent_invoice),
+    Case("10mb-task-description", "http", "10 MB task description", ten_mb("/tasks/new/", "description",
+                                                                            {"title": "Call"}), TOO_LARGE),
+    Case("10mb-admin-contact-name", "admin", "10 MB name in the admin", ten_mb("/admin/invoices/contact/add/", "name"),
+         TOO_LARGE),
+    Case("10mb-email-body", "template", "10 MB email body in the builder",
+         lambda ctx, o: ctx.client.post(o["builder"].url, {"wizard-current_step": "actions",
+                                                          **action_post_data([EMAIL | {"body": "x" * TEN_MB}])}),
+         TOO_LARGE, setup=lambda ctx: {"builder": Builder(ctx.client, "/automations/new/custom/")}),
+    Case("10mb-import-file", "import", "10 MB JSON file",
+         lambda ctx, o: ctx.post("/automations/import/", {
+             "file": SimpleUploadedFile("big.json", b"[" + b" " * TEN_MB + b"]", "application/json")}),
+         "The file is too large (at most 2 MB).", "file"),
+]
+
+
+# --- Placeholders and template syntax in the builder, the preview and the services -------------
+
+VALID_LIST = "Valid placeholders are: {{ contact.first_name }}"
+ONLY_PLACEHOLDERS = "Only placeholders like {{ contact.first_name }} are allowed"
+
+
+def builder(ctx) -> dict[str, Any]:
+    return {"builder": Builder(ctx.client, "/automations/new/custom/")}
+
+
+def builder_action(**fields: Any):
+    def act(ctx, o):
+        kind = TASK if "title" in fields or "description" in fields else EMAIL
+        return ctx.client.post(o["builder"].url, {"wizard-current_step": "actions",
+                                                  **action_post_data([kind | fields])})
+    return act
+
+
+TEMPLATE_CASES = [
+    Case("placeholder-unknown", "template", "{{ contact.password }} in the body",
+         builder_action(body="Hi {{ contact.password }}"), "Unknown placeholder {{ contact.password }}.",
+         "actions-0-body", builder),
+    Case("placeholder-attribute-walk", "template", "{{ contact.__class__ }} in the subject",
+         builder_action(subject="{{ contact.__class__ }}"), "Unknown placeholder {{ contact.__class__ }}.",
+         "actions-0-subject", builder),
+    Case("placeholder-deep-walk", "template", "{{ invoice.contact.user.password }} in the body",
+         builder_action(body="{{ invoice.contact.user.password }}"),
+         "Unknown placeholder {{ invoice.contact.user.password }}.", "actions-0-body", builder),
+    Case("template-include", "template", "{% include 'base.html' %} in the body",
+         builder_action(body="{% include 'base.html' %}"), ONLY_PLACEHOLDERS, "actions-0-body", builder),
+    Case("template-load", "template", "{% load static %} in the body",
+         builder_action(body="{% load static %}{% static 'x' %}"), ONLY_PLACEHOLDERS, "actions-0-body", builder),
+    Case("template-debug", "template", "{% debug %} in a task title", builder_action(title="{% debug %}"),
+         ONLY_PLACEHOLDERS, "actions-0-title", builder),
+    Case("template-filter", "template", "{{ contact.first_name|safe }} in the body",
+         builder_action(body="{{ contact.first_name|safe }}"), ONLY_PLACEHOLDERS, "actions-0-body", builder),
+    Case("template-unclosed", "template", "unclosed {{ contact.first_name in the subject",
+         builder_action(subject="Hi {{ contact.first_name"), ONLY_PLACEHOLDERS, "actions-0-subject", builder),
+    Case("template-comment", "template", "{# comment #} in the description",
+         builder_action(description="{# secret #}"), ONLY_PLACEHOLDERS, "actions-0-description", builder),
+    Case("email-subject-crlf", "template", "subject with CR/LF", builder_action(subject="Hi\r\nBcc: x@evil.test"),
+         "This field cannot contain line breaks.", "actions-0-subject", builder),
+    Case("email-reply-to-crlf", "template", "reply-to with CR/LF and a second header",
+         builder_action(reply_to="a@example.com\r\nBcc: x@evil.test"), "This field cannot contain line breaks.",
+         "actions-0-reply_to", builder),
+    Case("email-body-20001", "template", "email body of 20,001 characters", builder_action(body="b" * 20_001),
+         "Ensure this value has at most 20000 characters (it has 20001).", "actions-0-body", builder),
+    Case("preview-debug", "http", "{% debug %} in the live preview",
+         lambda ctx, o: ctx.client.get("/automations/preview/", {"subject": "{% debug %}", "body": "Hi"}),
+         ONLY_PLACEHOLDERS, setup=sent_invoice),
+    Case("service-include", "service", "create_automation with {% include %} in the body",
+         lambda ctx, o: make_automation(actions=[EMAIL | {"body": "{% include 'base.html' %}"}]),
+         ONLY_PLACEHOLDERS),
+    Case("service-unknown-placeholder", "service", "create_automation with {{ settings.SECRET_KEY }}",
+         lambda ctx, o: make_automation(actions=[TASK | {"title": "{{ settings.SECRET_KEY }}"}]),
+         "Unknown placeholder {{ settings.SECRET_KEY }}."),
+]
+
+
+# --- The admin's add and change pages, and its actions -----------------------------------------
+
+
+def admin_post(url: str, changes: dict[str, Any], form_id: str | None = None):
+    def act(ctx, o):
+        target = url.format(**{k: v.pk for k, v in o.items()})
+        return ctx.post(target, browser_form_data(ctx.client, target, changes, form_id=form_id))
+    return act
+
+
+def admin_invoice(**changes: str):
+    def act(ctx, o):
+        url = "/admin/invoices/invoice/add/"
+        data = browser_form_data(ctx.client, url, {"contact": str(o["contact"].pk), **changes})
+        data.update({"items-TOTAL_FORMS": "1", "items-0-description": "Consulting", "items-0-quantity": "1",
+                     "items-0-unit_price": "100.00", "items-0-tax_rate": "19"})
+        return ctx.post(url, data)
+    return act
+
+
+def admin_action(model: str, action: str, key: str):
+    def act(ctx, o):
+        return ctx.post(f"/admin/invoices/{model}/", {"action": action, "_selected_action": [str(o[key].pk)]})
+    return act
+
+
+def paid_invoice(ctx) -> dict[str, Any]:
+    return {"invoice": make_invoice(status="paid")}
+
+
+def canceled_plan(ctx) -> dict[str, Any]:
+    plan = make_plan()
+    services.cancel_recurring(plan=plan)
+    return {"plan": plan}
+
+
+ADMIN_CASES = [
+    Case("admin-invoice-due-before-issue", "admin", "due date before issue date",
+         admin_invoice(issue_date=TODAY.isoformat(), due_date=(TODAY - dt.timedelta(days=3)).isoformat()),
+         "The due date cannot be before the issue date.", "due_date", a_contact),
+    Case("admin-invoice-due-9999", "admin", "due date 9999-12-31", admin_invoice(due_date="9999-12-31"),
+         "Enter a date between 2000 and 2099.", "due_date", a_contact),
+    Case("admin-recurring-start-years-back", "admin", "plan starting three years ago",
+         lambda ctx, o: ctx.post("/admin/invoices/recurringpayment/add/", browser_form_data(
+             ctx.client, "/admin/invoices/recurringpayment/add/", {
+                 "contact": str(o["contact"].pk), "description": "Support", "amount": "50",
+                 "start_date": (TODAY - dt.timedelta(days=3 * 365)).isoformat()})),
+         "The start date can be at most one year in the past", "start_date", a_contact),
+    Case("admin-invoice-unknown-currency", "admin", "currency EURO", admin_invoice(currency="EURO"),
+         "Select a valid choice. EURO is not one of the available choices.", "currency", a_contact),
+    Case("admin-invoice-notes-10001", "admin", "notes of 10,001 characters", admin_invoice(notes="n" * 10_001),
+         "Ensure this value has at most 10000 characters (it has 10001).", "notes", a_contact),
+    Case("admin-payment-negative", "admin", "payment amount -1",
+         lambda ctx, o: ctx.post("/admin/invoices/payment/add/", browser_form_data(
+             ctx.client, "/admin/invoices/payment/add/", {"invoice": str(o["invoice"].pk), "amount": "-1"})),
+         "Ensure this value is greater than or equal to 0.01.", "amount", sent_invoice),
+    Case("admin-payment-nan", "admin", "payment amount NaN",
+         lambda ctx, o: ctx.post("/admin/invoices/payment/add/", browser_form_data(
+             ctx.client, "/admin/invoices/payment/add/", {"invoice": str(o["invoice"].pk), "amount": "NaN"})),
+         "Enter a number.", "amount", sent_invoice),
+    Case("admin-payment-on-paid", "admin", "payment on a paid invoice",
+         lambda ctx, o: ctx.post("/admin/invoices/payment/add/", browser_form_data(
+             ctx.client, "/admin/invoices/payment/add/", {"invoice": str(o["invoice"].pk), "amount": "1"})),
+         "only sent or overdue invoices can be paid", "invoice", paid_invoice),
+    Case("admin-contact-email-crlf", "admin", "email with CR/LF",
+         admin_post("/admin/invoices/contact/add/", {"name": "Ada", "email": "a@example.com\r\nBcc: x@evil.test"}),
+         "Enter a valid email address.", "email"),
+    Case("admin-contact-name-crlf", "admin", "name with CR/LF",
+         admin_post("/admin/invoices/contact/add/", {"name": "Ada\r\nLovelace"}),
+         "This field cannot contain line breaks.", "name"),
+    Case("admin-recurring-amount-3-decimals", "admin", "plan amount 1.005",
+         admin_post("/admin/invoices/recurringpayment/add/", {"description": "Support", "amount": "1.005"}),
+         "Ensure that there are no more than 2 decimal places.", "amount"),
+    Case("admin-full-payment-of-paid", "admin", "“Record full payment” on a paid invoice",
+         admin_action("invoice", "record_full_payment", "invoice"), "cannot be paid: it is Paid.",
+         setup=paid_invoice),
+    Case("admin-send-twice", "admin", "“Send” on a sent invoice", admin_action("invoice", "send_selected", "invoice"),
+         "cannot be sent: it is Sent.", setup=sent_invoice),
+    Case("admin-cancel-twice", "admin", "“Cancel” on a canceled plan",
+         admin_action("recurringpayment", "cancel_selected", "plan"),
+         "The recurring payment cannot be canceled: it is Canceled.", setup=canceled_plan),
+]
+
+
+# --- Service calls (integrations, scripts, commands) --------------------------------------------
+
+
+def record(amount: Any):
+    return lambda ctx, o: services.record_payment(invoice=o["invoice"], amount=amount)
+
+
+SERVICE_CASES = [
+    Case("service-payment-nan", "service", "record_payment(amount='NaN')", record("NaN"), "NaN is not an amount.",
+         "amount", sent_invoice),
+    Case("service-payment-snan", "service", "record_payment(amount='sNaN')", record("sNaN"),
+         "sNaN is not an amount.", "amount", sent_invoice),
+    Case("service-payment-float", "service", "record_payment(amount=0.1 + 0.2)", record(0.1 + 0.2),
+         "Amounts can have at most two decimal places.", "amount", sent_invoice),
+    Case("service-payment-negative-zero", "service", "record_payment(amount='-0')", record("-0"),
+         "The amount must be greater than zero.", "amount", sent_invoice),
+    Case("service-payment-huge", "service", "record_payment(amount='1e12')", record("1e12"),
+         "The amount is too large.", "amount", sent_invoice),
+    Case("service-payment-text", "service", "record_payment(amount='12,50')", record("12,50"),
+         "12,50 is not an amount.", "amount", sent_invoice),
+    Case("service-payment-on-draft", "service", "record_payment on a draft",
+         record("1"), "cannot be paid: it is Draft.", setup=lambda ctx: {"invoice": make_invoice()}),
+    Case("service-unknown-currency", "service", "create_invoice(currency='ABC')",
+         lambda ctx, o: services.create_invoice(contact=o["contact"], items=[LINE], currency="ABC"),
+         "ABC is not an ISO 4217 currency code", "currency", a_contact),
+    Case("service-due-before-issue", "service", "create_invoice with the due date before the issue date",
+         lambda ctx, o: services.create_invoice(contact=o["contact"], items=[LINE], issue_date=TODAY,
+                                                due_date=TODAY - dt.timedelta(days=1)),
+         "The due date cannot be before the issue date.", "due_date", a_contact),
+    Case("service-issue-9999-no-due", "service", "create_invoice(issue_date=9999-12-31) without a due date",
+         lambda ctx, o: services.create_invoice(contact=o["contact"], items=[LINE], issue_date=dt.date(9999, 12, 31)),
+         "Enter a date between 2000 and 2099.", "issue_date", a_contact),
+    Case("service-plan-start-year-1", "service", "create_recurring(start_date=0001-01-01)",
+         lambda ctx, o: make_plan(contact=o["contact"], start_date=dt.date(1, 1, 1)),
+         "Enter a date between 2000 and 2099.", "start_date", a_contact),
+    Case("service-line-infinity", "service", "a line of Infinity × 1",
+         lambda ctx, o: services.create_invoice(contact=o["contact"], items=[LINE | {"quantity": "Infinity"}]),
+         "Line 1:", None, a_contact),
+    Case("service-plan-amount-infinity", "service", "create_recurring(amount='Infinity')",
+         lambda ctx, o: make_plan(contact=o["contact"], amount="Infinity"), "Infinity is not an amount.", "amount",
+         a_contact),
+    Case("service-contact-email-crlf", "service", "create_contact with CR/LF in the email",
+         lambda ctx, o: services.create_contact(name="Ada", email="a@example.com\nBcc: x@evil.test"),
+         "Enter a valid email address.", "email"),
+    Case("service-contact-name-10mb", "service", "create_contact with a 10 MB name",
+         lambda ctx, o: services.create_contact(name="x" * TEN_MB),
+         "Ensure this value has at most 200 characters", "name"),
+    Case("service-notes-10mb", "service", "create_invoice with 10 MB of notes",
+         lambda ctx, o: services.create_invoice(contact=o["contact"], items=[LINE], notes="n" * TEN_MB),
+         "Ensure this value has at most 10000 characters", "notes", a_contact),
+    # NUL characters: PostgreSQL cannot store them (a DataError, a server error) — the forms refuse
+    # them, and so must the services for every other caller.
+    Case("service-contact-nul", "service", "create_contact(name='Ada\\x00')",
+         lambda ctx, o: services.create_contact(name="Ada\x00"), "Null characters are not allowed.", "name"),
+    Case("service-line-nul", "service", "a line item description with NUL",
+         lambda ctx, o: services.create_invoice(contact=o["contact"], items=[LINE | {"description": "Work\x00"}]),
+         "Line 1: Null characters are not allowed.", None, a_contact),
+    Case("service-task-nul", "service", "create_task(title='Call\\x00')",
+         lambda ctx, o: create_task(title="Call\x00"), "Null characters are not allowed.", "title"),
+    Case("service-workflow-nul", "service", "create_workflow(name='Sales\\x00')",
+         lambda ctx, o: create_workflow(name="Sales\x00", steps=["New"]), "Null characters are not allowed.", "name"),
+    Case("service-automation-nul", "service", "create_automation with NUL in the email body",
+         lambda ctx, o: make_automation(actions=[EMAIL | {"body": "Hi\x00"}]), "Null characters are not allowed."),
+    Case("service-issue-date-other-year", "service", "a draft's issue date moved to another year",
+         lambda ctx, o: services.update_draft_invoice(invoice=o["invoice"],
+                                                      issue_date=o["invoice"].issue_date.replace(year=2001)),
+         "its issue date must stay in", "issue_date", lambda ctx: {"invoice": make_invoice()}),
+]
+
+
+# --- Double submits, deleting what an automation uses, canceling plans -------------------------
+
+
+def payment_posted_once(ctx) -> dict[str, Any]:
+    invoice = make_invoice(status="sent")
+    data = {"amount": "10.00", "date": TODAY.isoformat(), "method": "bank_transfer", "reference": "",
+            "nonce": "n" * 32}
+    assert ctx.post(f"/invoices/{invoice.pk}/payment/", data).status_code == 200
+    assert invoice.payments.count() == 1
+    return {"invoice": invoice, "data": data}
+
+
+def automation_with_step(ctx) -> dict[str, Any]:
+    board = create_workflow(name="Collections", steps=["New", "Reminded"])
+    step = board.steps.get(name="Reminded")
+    make_automation("Move when overdue", actions=[{"kind": "move_card", "step": step}])
+    return {"step": step}
+
+
+def automation_with_assignee(ctx) -> dict[str, Any]:
+    bob = make_team_member("bob")
+    make_automation("Call task", actions=[TASK | {"assignee": bob}])
+    return {"user": bob}
+
+
+def built_and_activated(ctx) -> dict[str, Any]:
+    b = Builder(ctx.client, "/automations/new/custom/")
+    b.next("name", {"name-name": "Reminder"})
+    b.next("trigger", {"trigger-trigger": "invoice_overdue"})
+    b.next("frequency", {"frequency-frequency": "unlimited"})
+    b.next("actions", action_post_data([dict(EMAIL)]))
+    assert b.activate().status_code == 302
+    return {"builder": b}
+
+
+def new_invoice_posted_once(ctx) -> dict[str, Any]:
+    form = ctx.client.get("/invoices/new/").context["form"]
+    data = invoice_post(make_contact(), nonce=form.initial["nonce"])
+    assert ctx.post("/invoices/new/", data).status_code == 200
+    assert Invoice.objects.count() == 1
+    return {"data": data}
+
+
+STATE_CASES = [
+    Case("double-submit-new-invoice", "http", "the new-invoice form posted twice (a draft number each time)",
+         lambda ctx, o: ctx.post("/invoices/new/", o["data"]), "This invoice has already been saved.",
+         setup=new_invoice_posted_once),
+    Case("double-submit-payment", "http", "the payment form posted twice",
+         lambda ctx, o: ctx.post(f"/invoices/{o['invoice'].pk}/payment/", o["data"]),
+         "This payment has already been recorded.", setup=payment_posted_once),
+    Case("double-submit-send", "http", "Send pressed twice",
+         lambda ctx, o: ctx.post(f"/invoices/{o['invoice'].pk}/send/"), "cannot be sent: it is Sent.",
+         setup=sent_invoice),
+    Case("double-submit-void", "http", "Void pressed twice",
+         lambda ctx, o: ctx.post(f"/invoices/{o['invoice'].pk}/void/"), "cannot be voided: it is Void.",
+         setup=lambda ctx: {"invoice": make_invoice(status="void")}),
+    Case("double-submit-activate", "http", "Activate pressed twice in the builder",
+         lambda ctx, o: ctx.client.post(o["builder"].url, {"wizard-current_step": "review", "review-activate": "on"},
+                                        follow=True),
+         "This automation has already been saved.", setup=built_and_activated),
+    Case("delete-step-in-use", "http", "deleting a column an automation moves cards to",
+         lambda ctx, o: ctx.post(f"/workflows/steps/{o['step'].pk}/delete/"),
+         "is used by the automation “Move when overdue”", setup=automation_with_step),
+    Case("delete-user-in-use", "admin", "deleting a user an automation assigns tasks to",
+         lambda ctx, o: ctx.post(f"/admin/auth/user/{o['user'].pk}/delete/", {"post": "yes"}),
+         "Action: “Call task”, action 1: Create a task", setup=automation_with_assignee),
+    Case("delete-user-in-use-bulk", "admin", "deleting that user with the admin's bulk delete",
+         lambda ctx, o: ctx.post("/admin/auth/user/", {"action": "delete_selected",
+                                                       "_selected_action": [str(o["user"].pk)], "post": "yes"}),
+         "Action: “Call task”, action 1: Create a task", setup=automation_with_assignee),
+    Case("delete-step-in-use-admin", "admin", "deleting that column in the admin",
+         lambda ctx, o: ctx.post(f"/admin/workflows/step/{o['step'].pk}/delete/", {"post": "yes"}),
+         "is used by the automation “Move when overdue”", setup=automation_with_step),
+    Case("delete-step-in-use-admin-bulk", "admin", "deleting that column with the admin's bulk delete",
+         lambda ctx, o: ctx.post("/admin/workflows/step/", {"action": "delete_selected",
+                                                            "_selected_action": [str(o["step"].pk)], "post": "yes"}),
+         "is used by the automation “Move when overdue”", setup=automation_with_step),
+    Case("delete-workflow-in-use", "http", "deleting the workflow of that column",
+         lambda ctx, o: ctx.post(f"/workflows/{o['step'].workflow_id}/delete/"),
+         "Move when overdue", setup=automation_with_step),
+    Case("cancel-twice", "http", "Cancel pressed on a canceled plan",
+         lambda ctx, o: ctx.post(f"/invoices/recurring/{o['plan'].pk}/cancel/"),
+         "The recurring payment cannot be canceled: it is Canceled.", setup=canceled_plan),
+    Case("start-after-cancel", "http", "Start pressed on a plan canceled before it started",
+         lambda ctx, o: ctx.post(f"/invoices/recurring/{o['plan'].pk}/start/"),
+         "The recurring payment cannot be started: it is Canceled.", setup=canceled_plan),
+    Case("service-cancel-twice", "service", "cancel_recurring twice",
+         lambda ctx, o: services.cancel_recurring(plan=o["plan"]),
+         "The recurring payment cannot be canceled: it is Canceled.", setup=canceled_plan),
+]
+
+
+# --- Importing automations: the upload page and the command ------------------------------------
+
+
+def upload(content: bytes | str):
+    raw = content.encode() if isinstance(content, str) else content
+
+    def act(ctx, o):
+        return ctx.post("/automations/import/", {"file": SimpleUploadedFile("a.json", raw, "application/json")})
+    return act
+
+
+def command(content: str):
+    def act(ctx, o):
+        out = io.StringIO()
+        call_command("import_automations", "-", stdin=io.StringIO(content), stdout=out)
+        return out.getvalue()
+    return act
+
+
+GOOD = {"name": "Reminder", "trigger": "invoice_overdue", "frequency": "unlimited", "is_active": True,
+        "actions": [{"kind": "send_email", "subject": "Hi", "body": "Hello", "sender_name": "", "reply_to": ""}]}
+
+
+def doc(*items: dict[str, Any]) -> str:
+    return json.dumps(list(items))
+
+
+IMPORT_CASES = [
+    Case("import-not-json", "import", "a file that is not JSON", upload("{not json"),
+         "The file is not valid JSON"),
+    Case("import-not-utf8", "import", "a Latin-1 file", upload("[{\"name\": \"Grüße\"}]".encode("latin-1")),
+         "The file is not valid JSON"),
+    Case("import-object-not-list", "import", "an object instead of a list", upload(json.dumps(GOOD)),
+         "The file must hold a list of automations (a JSON array), not an object."),
+    Case("import-deep-nesting", "import", "100,000 nested lists", upload("[" * 100_000 + "]" * 100_000),
+         "Nothing was imported."),
+    Case("import-unknown-trigger", "import", "trigger invoice_exploded",
+         upload(doc(GOOD | {"trigger": "invoice_exploded"})), "invoice_exploded"),
+    Case("import-debug-tag", "import", "{% debug %} in an email body",
+         upload(doc(GOOD | {"actions": [GOOD["actions"][0] | {"body": "{% debug %}"}]})), ONLY_PLACEHOLDERS),
+    Case("import-missing-step", "import", "a move_card to a workflow that does not exist",
+         upload(doc(GOOD | {"actions": [{"kind": "move_card", "workflow": "Nope", "step": "Paid"}]})),
+         "no workflow named 'Nope'"),
+    Case("import-days-infinite", "import", "due_in_days 1e400 (infinite)",
+         upload(doc(GOOD | {"actions": [{"kind": "create_task", "title": "Call", "description": "",
+                                         "due_in_days": 1e400, "assignee": None}]}).replace("Infinity", "1e400")),
+         "due_in_days"),
+    Case("import-second-invalid", "import", "two automations, the second invalid: neither is saved",
+         upload(doc(GOOD, GOOD | {"name": "Other", "frequency": "hourly"})), "hourly"),
+    Case("import-nul-name", "import", "a name holding \\u0000",
+         upload(doc(GOOD | {"name": "Remin\x00der"})), "automation 1: a text holds a NUL character"),
+    Case("import-nul-assignee", "import", "an assignee username holding \\u0000 (looked up before saving)",
+         command(doc(GOOD, GOOD | {"name": "Call", "actions": [{"kind": "create_task", "title": "Call", "description": "",
+                                                                "due_in_days": 1, "assignee": "bo\x00b"}]})),
+         "automation 2: a text holds a NUL character"),
+    Case("command-not-json", "import", "import_automations with a truncated file", command('[{"name": '),
+         "standard input is not valid JSON: Expecting value at line 1, column 11."),
+    Case("command-unknown-user", "import", "import_automations with an unknown assignee",
+         command(doc(GOOD | {"actions": [{"kind": "create_task", "title": "Call", "description": "",
+                                          "due_in_days": 1, "assignee": "nobody"}]})), "no user named 'nobody'"),
+]
+
+
+# --- Defined skip reasons at run time ----------------------------------------------------------
+
+
+def run_reason(ctx, o) -> str:
+    dispatch.dispatch_pending()
+    return Run.objects.get().reason
+
+
+def sent_to_contact_without_email(ctx) -> dict[str, Any]:
+    make_automation("Thanks", trigger="invoice_sent", is_active=True)
+    make_invoice(status="sent", contact=make_contact(email=""))
+    return {}
+
+
+def sent_then_voided(ctx) -> dict[str, Any]:
+    make_automation("Thanks", trigger="invoice_sent", is_active=True)
+    invoice = make_invoice(status="sent")
+    services.void_invoice(invoice=invoice)
+    return {}
+
+
+def started_then_canceled(ctx) -> dict[str, Any]:
+    make_automation("Welcome", trigger="recurring_started", is_active=True)
+    plan = make_plan()
+    services.start_recurring(plan=plan)
+    services.cancel_recurring(plan=plan)
+    return {}
+
+
+SKIP_CASES = [
+    Case("skip-no-email-address", "job", "a sent invoice whose contact has no email address", run_reason,
+         "no email address", setup=sent_to_contact_without_email, changes={"Run": 1}),
+    Case("skip-voided-before-dispatch", "job", "an invoice voided before its “sent” automation ran", run_reason,
+         "invoice voided", setup=sent_then_voided, changes={"Run": 1}),
+    Case("skip-canceled-before-dispatch", "job", "a plan canceled before its “starts” automation ran", run_reason,
+         "recurring payment already canceled", setup=started_then_canceled, changes={"Run": 1}),
+]
+
+# --- Names and addresses that are valid but unusual, all the way into the email ---------------
+
+
+def email_on_send(contact_fields: dict[str, str], **action_fields: str):
+    def setup(ctx) -> dict[str, Any]:
+        make_automation("Thanks", trigger="invoice_sent", is_active=True, actions=[
+            EMAIL | {"subject": "Invoice {{ invoice.number }} for {{ contact.name }}", "body": "Hello {{ contact.name }}",
+                     **action_fields}])
+        make_invoice(status="sent", contact=make_contact(**contact_fields))
+        return {}
+    return setup
+
+
+def delivered(ctx, o) -> str:
+    """The run's status and the email as it leaves (its encoded headers and the HTML part)."""
+    dispatch.dispatch_pending()
+    run = Run.objects.get()
+    (message,) = mail.outbox
+    wire = message.message()
+    return (f"{run.status} | To: {wire['To']} | Reply-To: {wire['Reply-To']} | Subject: {message.subject} | "
+            f"HTML: {message.alternatives[0][0]}")
+
+
+EMAIL_CASES = [
+    Case("idn-domain-delivered", "job", "kunde@bücher.de: sent to the punycode domain",
+         delivered, "succeeded | To: kunde@xn--bcher-kva.de", setup=email_on_send({"email": "kunde@bücher.de"}),
+         changes={"Run": 1}),
+    Case("idn-reply-to-delivered", "job", "reply-to billing@bücher.de: sent punycoded",
+         delivered, "Reply-To: billing@xn--bcher-kva.de", setup=email_on_send({}, reply_to="billing@bücher.de"),
+         changes={"Run": 1}),
+    Case("rtl-emoji-name-in-subject", "job", "an RTL name with an emoji in the subject",
+         delivered, "for مريم 🧾 الأحمد | HTML: <p>Hello مريم 🧾 الأحمد</p>",
+         setup=email_on_send({"name": "مريم 🧾 الأحمد"}), changes={"Run": 1}),
+    Case("placeholder-in-a-name-stays-text", "job", "a contact named “{{ invoice.total }}” is not filled in",
+         delivered, "for {{ invoice.total }} |", setup=email_on_send({"name": "{{ invoice.total }}"}),
+         changes={"Run": 1}),
+    Case("html-in-a-name-is-escaped", "job", "a contact named <script>… gets escaped in the HTML part",
+         delivered, "Hello &lt;script&gt;alert(1)&lt;/script&gt;",
+         setup=email_on_send({"name": "<script>alert(1)</script>"}), changes={"Run": 1}),
+]
+
+CATALOGUE = (FORM_CASES + TASK_AND_BOARD_CASES + SIZE_CASES + TEMPLATE_CASES + ADMIN_CASES + SERVICE_CASES + STATE_CASES + IMPORT_CASES
+             + SKIP_CASES + EMAIL_CASES)
+
+
+@pytest.mark.parametrize("case", CATALOGUE, ids=str)
+def test_bad_input_is_refused_clearly_and_saves_nothing(ctx, case):
+    check_case(case, ctx)
+
+
+def test_the_catalogue_covers_every_surface_with_at_least_sixty_rows():
+    surfaces = {case.surface for case in CATALOGUE}
+    assert surfaces == {"form", "http", "admin", "service", "import", "template", "job"}
+    assert len(CATALOGUE) >= 60
+    assert len({case.id for case in CATALOGUE}) == len(CATALOGUE)
+
+
+def test_the_checker_notices_a_message_at_the_wrong_field_and_a_half_saved_row(ctx):
+    from dataclasses import replace
+
+    from invoices.errors import DomainError
+
+    with pytest.raises(AssertionError, match="not at date"):
+        check_case(replace(FORM_CASES[0], field="date"), ctx)
+
+    def half_saved(ctx, o):
+        make_contact(name="Half")
+        raise DomainError("Refused.")
+
+    with pytest.raises(AssertionError, match="Contact changed"):
+        check_case(Case("half", "service", "a refusal after a save", half_saved, "Refused."), ctx)
