@@ -96,9 +96,15 @@ def render_html(text: str, context: Mapping[str, str]) -> str:
     return linebreaks("".join(pieces), autoescape=False)
 
 
+# Unicode's explicit direction controls (embeddings, overrides, isolates): a name holding U+202E
+# turns the rest of a subject around ("Invoice for Eve\u202Efdp.exe" shows as "…exe.pdf").
+BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
 def single_line(text: str) -> str:
-    """For headers (the subject): CR/LF and other line breaks never reach the message."""
-    return " ".join(text.split())
+    """For headers (the subject, the sender's name): CR/LF and other line breaks never reach the
+    message, nor do direction controls that would make it read differently from what it says."""
+    return " ".join(text.translate(BIDI_CONTROLS).split())
 
 
 def _money(value: Decimal | None, currency: str) -> str:

@@ -316,7 +316,11 @@ def automation_import(request: HttpRequest) -> HttpResponse:
             upload = form.cleaned_data["file"]
             try:
                 data = json.loads(upload.read().decode("utf-8-sig"))
-            except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            except UnicodeDecodeError as exc:
+                # Saved as Latin-1 or Windows-1252 by an editor: say so, not the decoder's words.
+                problems = [_("%(file)s is not UTF-8 text (byte %(position)d).") % {
+                    "file": upload.name, "position": exc.start + 1}]
+            except (ValueError, RecursionError) as exc:
                 problems = [_("The file is not valid JSON (%(error)s). Nothing was imported.") % {"error": exc}]
             else:
                 try:
