@@ -166,11 +166,13 @@ def test_a_file_with_problems_lists_them_all_and_saves_nothing(client, owner):
     assert not Automation.objects.exists()
 
 
-@pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe\x00garbage", b"[" * 100_000])
-def test_a_file_that_is_not_json_is_refused_not_a_server_error(client, owner, content):
+@pytest.mark.parametrize("content, problem", [(b"{not json", "not valid JSON"),
+                                              (b"\xff\xfe\x00garbage", "is not UTF-8 text (byte 1)."),
+                                              (b"[" * 100_000, "not valid JSON")])
+def test_a_file_that_is_not_json_is_refused_not_a_server_error(client, owner, content, problem):
     response = client.post(reverse("automations:automation-import"), {"file": upload(content)})
     assert response.status_code == 200
-    assert "not valid JSON" in response.context["problems"][0]
+    assert problem in response.context["problems"][0]
     assert not Automation.objects.exists()
 
 
