@@ -52,13 +52,14 @@ def on_invoice_paid(*, invoice, now, **kwargs) -> None:
 @receiver(signals.invoices_overdue, dispatch_uid="automations.invoices_overdue")
 def on_invoices_overdue(*, invoices, now, **kwargs) -> None:
     # One row per invoice per due date, written by the database from the batch table the scan
-    # filled: no row and no model instance comes to Python (the scan's hot path).
+    # filled: no row and no model instance comes to Python (the scan's hot path). In invoice order,
+    # so the key and invoice indexes are filled page after page instead of at random places.
     due = "to_char(b.due_date, 'YYYY-MM-DD')" if connection.vendor == "postgresql" else "b.due_date"
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {Event._meta.db_table} (kind, key, occurred_at, contact_id, invoice_id) "
             f"SELECT %s, 'invoice_overdue:' || b.id || ':' || {due}, %s, b.contact_id, b.id "
-            f"FROM {invoices.table} b WHERE true "  # WHERE: SQLite's parser needs it before ON CONFLICT
+            f"FROM {invoices.table} b WHERE true ORDER BY b.id "  # WHERE: SQLite's parser needs it before ON CONFLICT
             "ON CONFLICT (key) DO NOTHING",
             [Trigger.INVOICE_OVERDUE.value, connection.ops.adapt_datetimefield_value(now)],
         )
