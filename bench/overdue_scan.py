@@ -10,7 +10,7 @@ measurement starts from the same state (every overdue invoice back to `sent`, th
 and their runs deleted, the dispatch flag and ORM queue emptied, VACUUM ANALYZE, CHECKPOINT) and
 runs in a fresh child process:
 
-* scan — `automations.jobs.scan_overdue()`: `mark_overdue` in batches of 50,000, each batch
+* scan — `automations.jobs.scan_overdue()`: `mark_overdue` in batches of 10,000, each batch
   flipping its rows into a temporary batch table and the outbox receiver writing the events from it
   (`INSERT … SELECT`), plus the on-commit wake-up of the dispatcher;
 * raw  — one `UPDATE invoices_invoice SET status='overdue' … WHERE status='sent' AND due_date <
@@ -192,7 +192,7 @@ def state(database: str) -> dict:
             "events": conn.execute("SELECT count(*) FROM automations_event WHERE kind = 'invoice_overdue'").fetchone()[0],
             "plan": [r[0] for r in conn.execute(
                 "EXPLAIN SELECT id FROM invoices_invoice WHERE status = 'sent' AND due_date < current_date "
-                "ORDER BY due_date LIMIT 50000").fetchall()],
+                "ORDER BY due_date LIMIT 10000").fetchall()],
         }
 
 

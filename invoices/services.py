@@ -407,7 +407,7 @@ class OverdueBatch(Sequence[OverdueInvoice]):
         return f"<OverdueBatch of {self.count} invoice(s)>"
 
 
-def mark_overdue(*, now: dt.datetime | None = None, batch_size: int = 50_000) -> int:
+def mark_overdue(*, now: dt.datetime | None = None, batch_size: int = 10_000) -> int:
     """Every sent invoice whose due date has passed (in the business time zone) becomes overdue.
 
     Set-based and in batches, each in its own transaction: one `UPDATE … RETURNING` flips the
