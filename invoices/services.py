@@ -385,6 +385,7 @@ class OverdueBatch(Sequence[OverdueInvoice]):
 
     def __init__(self, count: int) -> None:
         self.count = count
+        self.open = True  # False once the transaction has ended and the table is gone or reused
         self._rows: list[OverdueInvoice] | None = None
 
     def __len__(self) -> int:
@@ -398,6 +399,8 @@ class OverdueBatch(Sequence[OverdueInvoice]):
 
     def _load(self) -> list[OverdueInvoice]:
         if self._rows is None:
+            if not self.open:
+                raise RuntimeError("An OverdueBatch can be read only inside the transaction that sent it.")
             with connection.cursor() as cursor:
                 cursor.execute(f"SELECT id, contact_id, due_date FROM {self.table} ORDER BY id")
                 self._rows = [OverdueInvoice(id=r[0], contact_id=r[1], due_date=_as_date(r[2])) for r in cursor.fetchall()]
@@ -462,7 +465,11 @@ def mark_overdue(*, now: dt.datetime | None = None, batch_size: int = 10_000) ->
                 count, last_due = len(rows), max((r[2] for r in rows), default=None)
             if count:
                 since = _as_date(last_due)
-                signals.invoices_overdue.send(sender=Invoice, invoices=OverdueBatch(count), now=now)
+                flipped = OverdueBatch(count)
+                try:
+                    signals.invoices_overdue.send(sender=Invoice, invoices=flipped, now=now)
+                finally:
+                    flipped.open = False
         marked += count
         if count < batch_size:
             return marked
