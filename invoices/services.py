@@ -9,7 +9,7 @@ rules do not allow raises `DomainError` with a message for the person who tried.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -396,45 +396,106 @@ class OverdueInvoice:
     due_date: dt.date
 
 
+class OverdueBatch(Sequence[OverdueInvoice]):
+    """The invoices one batch of the overdue scan flipped, held by the database.
+
+    `table` is a temporary table (id, contact_id, due_date) with exactly these rows. A receiver of
+    `invoices_overdue` reads it set-based in the sender's transaction (`INSERT … SELECT … FROM
+    batch.table`), so no row has to travel to Python and back. Iterating the batch reads the rows
+    into Python; like the table, that works only inside the transaction that sent it.
+    """
+
+    table = "invoices_overdue_batch"
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.open = True  # False once the transaction has ended and the table is gone or reused
+        self._rows: list[OverdueInvoice] | None = None
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index):  # type: ignore[override]  # int or slice, as a list takes them
+        return self._load()[index]
+
+    def __iter__(self) -> Iterator[OverdueInvoice]:
+        return iter(self._load())
+
+    def _load(self) -> list[OverdueInvoice]:
+        if self._rows is None:
+            if not self.open:
+                raise RuntimeError("An OverdueBatch can be read only inside the transaction that sent it.")
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT id, contact_id, due_date FROM {self.table} ORDER BY id")
+                self._rows = [OverdueInvoice(id=r[0], contact_id=r[1], due_date=_as_date(r[2])) for r in cursor.fetchall()]
+        return self._rows
+
+    def __repr__(self) -> str:
+        return f"<OverdueBatch of {self.count} invoice(s)>"
+
+
 def mark_overdue(*, now: dt.datetime | None = None, batch_size: int = 10_000) -> int:
     """Every sent invoice whose due date has passed (in the business time zone) becomes overdue.
 
-    Set-based and in batches: each batch is one `UPDATE … RETURNING` in its own transaction, with
-    `invoices_overdue` sent for exactly the rows it flipped, so memory stays flat however many
-    invoices there are. The batch is found through the partial index of sent invoices by due
-    date. Two scans at the same moment cannot flip a row twice: the outer `status = 'sent'` is
-    checked again on the locked row, and the loser's UPDATE skips it. Returns how many invoices
-    were marked.
+    Set-based and in batches, each in its own transaction: one `UPDATE … RETURNING` flips the
+    batch into the temporary table of an `OverdueBatch`, and `invoices_overdue` is sent with it,
+    so receivers write what they need from it in the database. On PostgreSQL no row comes to
+    Python, so memory stays flat however many invoices there are and whatever the batch size.
+
+    The batch is found through the partial index of sent invoices by due date, in due-date order,
+    starting at the last due date the previous batch flipped (the rows before it are flipped
+    already: the index would walk over them again). Two scans at the same moment cannot flip a
+    row twice: the outer `status = 'sent'` is checked again on the locked row, and the loser's
+    UPDATE skips it. Returns how many invoices were marked.
     """
     now = _now(now)
     today = business_today(now)
     table = Invoice._meta.db_table
+    batch = OverdueBatch.table
+    due = (
+        f"SELECT id FROM {table} WHERE status = %s AND due_date < %s AND due_date >= %s ORDER BY due_date LIMIT %s"
+    )
     if connection.vendor == "postgresql":
-        # ARRAY(…) makes the outer UPDATE a primary-key lookup per id instead of a join.
-        sql = (
-            f"UPDATE {table} SET status = %s, overdue_at = %s "
-            f"WHERE status = %s AND id = ANY(ARRAY("
-            f"  SELECT id FROM {table} WHERE status = %s AND due_date < %s LIMIT %s"
-            f")) RETURNING id, contact_id, due_date"
+        # ARRAY(…) makes the outer UPDATE a primary-key lookup per id instead of a join; the flipped
+        # rows go straight into the batch table, in the server.
+        create = f"CREATE TEMP TABLE IF NOT EXISTS {batch} (id bigint, contact_id bigint, due_date date) ON COMMIT DROP"
+        flip = (
+            f"WITH flipped AS ("
+            f"  UPDATE {table} SET status = %s, overdue_at = %s WHERE status = %s AND id = ANY(ARRAY({due}))"
+            f"  RETURNING id, contact_id, due_date"
+            f"), kept AS (INSERT INTO {batch} (id, contact_id, due_date) SELECT id, contact_id, due_date FROM flipped) "
+            f"SELECT count(*), max(due_date) FROM flipped"
         )
     else:
-        sql = (
-            f"UPDATE {table} SET status = %s, overdue_at = %s "
-            f"WHERE status = %s AND id IN ("
-            f"  SELECT id FROM {table} WHERE status = %s AND due_date < %s LIMIT %s"
-            f") RETURNING id, contact_id, due_date"
+        # SQLite cannot feed RETURNING into an INSERT: the rows pass through Python here.
+        create = f"CREATE TEMP TABLE IF NOT EXISTS {batch} (id integer, contact_id integer, due_date date)"
+        flip = (
+            f"UPDATE {table} SET status = %s, overdue_at = %s WHERE status = %s AND id IN ({due}) "
+            f"RETURNING id, contact_id, due_date"
         )
     marked = 0
+    since = dt.date.min
     while True:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [InvoiceStatus.OVERDUE, db_datetime(now), InvoiceStatus.SENT, InvoiceStatus.SENT, today, batch_size])
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(create)
+            cursor.execute(f"DELETE FROM {batch}")  # a batch before this one in the same transaction
+            params = [InvoiceStatus.OVERDUE, db_datetime(now), InvoiceStatus.SENT, InvoiceStatus.SENT, today, since, batch_size]
+            cursor.execute(flip, params)
+            if connection.vendor == "postgresql":
+                count, last_due = cursor.fetchone()
+            else:
                 rows = cursor.fetchall()
-            if rows:
-                flipped = [OverdueInvoice(id=r[0], contact_id=r[1], due_date=_as_date(r[2])) for r in rows]
-                signals.invoices_overdue.send(sender=Invoice, invoices=flipped, now=now)
-        marked += len(rows)
-        if len(rows) < batch_size:
+                cursor.executemany(f"INSERT INTO {batch} (id, contact_id, due_date) VALUES (%s, %s, %s)", rows)
+                count, last_due = len(rows), max((r[2] for r in rows), default=None)
+            if count:
+                since = _as_date(last_due)
+                flipped = OverdueBatch(count)
+                try:
+                    signals.invoices_overdue.send(sender=Invoice, invoices=flipped, now=now)
+                finally:
+                    flipped.open = False
+        marked += count
+        if count < batch_size:
             return marked
 
 

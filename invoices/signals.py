@@ -15,7 +15,9 @@ invoice_paid = Signal()
 payment_recorded = Signal()
 # invoice, by, now
 invoice_voided = Signal()
-# invoices: list[OverdueInvoice] (id, contact_id, due_date) flipped in one set-based pass, now
+# invoices: OverdueBatch, the rows (id, contact_id, due_date) one batch of the overdue scan flipped,
+# held in a temporary table (`invoices.table`) for a set-based INSERT … SELECT; iterating it reads
+# them as OverdueInvoice. Both work only inside the sender's transaction. now
 invoices_overdue = Signal()
 # plan, by, now
 recurring_started = Signal()

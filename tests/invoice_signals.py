@@ -9,6 +9,7 @@ from typing import Any
 from django.dispatch import Signal
 
 from invoices import signals
+from invoices.services import OverdueBatch
 
 SIGNAL_NAMES: dict[Signal, str] = {
     value: name for name, value in vars(signals).items() if isinstance(value, Signal)
@@ -22,7 +23,7 @@ class Received:
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
     def __call__(self, signal: Signal, sender: Any, **kwargs: Any) -> None:
-        self.calls.append((SIGNAL_NAMES[signal], {"sender": sender, **kwargs}))
+        self.calls.append((SIGNAL_NAMES[signal], {"sender": sender, **as_sent(kwargs)}))
 
     @property
     def names(self) -> list[str]:
@@ -30,6 +31,11 @@ class Received:
 
     def kwargs(self, name: str) -> list[dict[str, Any]]:
         return [kwargs for signal_name, kwargs in self.calls if signal_name == name]
+
+
+def as_sent(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The signal's arguments, with an overdue batch read now: its table lives only as long as the transaction."""
+    return {name: list(value) if isinstance(value, OverdueBatch) else value for name, value in kwargs.items()}
 
 
 @contextmanager

@@ -267,6 +267,29 @@ def test_overdue_scan_fires_once_per_invoice_and_due_date(django_capture_on_comm
     assert {t.invoice_id for t in Task.objects.all()} == {i.pk for i in invoices}
 
 
+def test_overdue_events_name_the_invoice_and_due_date_and_a_second_flip_on_that_date_adds_none(
+        django_capture_on_commit_callbacks):
+    from automations.jobs import scan_overdue
+
+    automation("invoice_overdue", TASK)
+    invoice = past_due_invoice()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert scan_overdue() == 1
+    event = Event.objects.get(kind="invoice_overdue")
+    # The same key the scan wrote before it wrote events in SQL: events from before an upgrade still count.
+    assert event.key == f"invoice_overdue:{invoice.pk}:{invoice.due_date.isoformat()}"
+    assert (event.invoice_id, event.contact_id) == (invoice.pk, invoice.contact_id)
+    assert event.dispatched_at is not None
+
+    # No service turns an overdue invoice back to sent; a repair in the database could. Overdue
+    # again for the same due date is the same event: no second one, no second task.
+    type(invoice).objects.filter(pk=invoice.pk).update(status="sent")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert scan_overdue() == 1
+    assert Event.objects.filter(kind="invoice_overdue").count() == 1
+    assert Task.objects.count() == 1
+
+
 def test_sweeper_redispatches_an_event_whose_wakeup_was_lost():
     from automations.jobs import sweep
 

@@ -24,6 +24,7 @@ from invoices import services, signals
 from invoices.errors import DomainError
 from invoices.models import Invoice, InvoiceSequence, Payment, RecurringPayment
 from tests.base import make_contact, make_invoice, make_plan
+from tests.invoice_signals import as_sent
 
 pytestmark = [
     pytest.mark.postgres,
@@ -81,7 +82,7 @@ class Received:
 
     def __call__(self, signal: Signal, sender: Any, **kwargs: Any) -> None:
         with self.lock:
-            self.calls.append((signal, kwargs))
+            self.calls.append((signal, as_sent(kwargs)))
         time.sleep(self.delay)
 
     def kwargs(self, signal: Signal) -> list[dict[str, Any]]:

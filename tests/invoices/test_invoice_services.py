@@ -786,6 +786,27 @@ def test_mark_overdue_returns_the_count_and_sends_each_invoice_once_with_its_con
     assert all(isinstance(o.due_date, dt.date) for o in kwargs["invoices"])
 
 
+def test_an_overdue_batch_kept_past_its_transaction_refuses_to_be_read():
+    sent_invoice(due_date=dt.date(2026, 3, 2))
+    sent_invoice(due_date=dt.date(2026, 3, 3))
+    kept = []
+
+    def receiver(*, invoices, **kwargs):
+        kept.append(invoices)  # not read here
+
+    signals.invoices_overdue.connect(receiver, weak=False)
+    try:
+        assert services.mark_overdue(now=berlin(2026, 3, 10, 6)) == 2
+    finally:
+        signals.invoices_overdue.disconnect(receiver)
+
+    (batch,) = kept
+    assert len(batch) == 2  # the count needs no table
+    # Its table is dropped (PostgreSQL) or holds the next batch (SQLite): an error, not wrong rows.
+    with pytest.raises(RuntimeError, match="only inside the transaction"):
+        list(batch)
+
+
 def test_running_mark_overdue_twice_marks_each_invoice_once():
     invoice = sent_invoice()
     first = berlin(2026, 3, 16, 1)
