@@ -263,8 +263,9 @@ def execute_run(run_id: int, *, now: dt.datetime | None = None) -> str | None:
 
 def execute_batch(run_ids: list[int], *, now: dt.datetime | None = None, deadline: float | None = None) -> dict[int, str]:
     """Claim and carry out a batch of runs: one lease statement, one query for the runs and their
-    events, one for the actions of their automations, one for their action records; then each
-    run on its own (its actions' own transactions). Returns {run id: new status} for those claimed."""
+    events, one for the actions of their automations, one to create their action records; then
+    the task and card runs together (`_execute_together`) and each other run on its own (its
+    actions' own transactions). Returns {run id: new status} for those claimed."""
     now = now or timezone.now()
     claimed = _claim_runs(list(run_ids), now)
     if not claimed:
@@ -285,9 +286,6 @@ def execute_batch(run_ids: list[int], *, now: dt.datetime | None = None, deadlin
         ],
         ignore_conflicts=True,
     )
-    results: dict[int, dict[int, RunAction]] = {}
-    for result in RunAction.objects.filter(run_id__in=claimed):
-        results.setdefault(result.run_id, {})[result.position] = result
     # Runs whose actions only write to this database go first, all in one transaction; the others
     # (emails) one by one. An automation's runs stay in id order either way (frequency limits).
     together = [run_id for run_id in claimed if _batchable(runs[run_id], actions.get(runs[run_id].automation_id, []))]
@@ -295,6 +293,9 @@ def execute_batch(run_ids: list[int], *, now: dt.datetime | None = None, deadlin
     if statuses is None:
         statuses = {}
     alone = [run_id for run_id in claimed if run_id not in statuses]
+    results: dict[int, dict[int, RunAction]] = {}
+    for result in RunAction.objects.filter(run_id__in=alone) if alone else ():
+        results.setdefault(result.run_id, {})[result.position] = result
     for index, run_id in enumerate(alone):
         if deadline is not None and time.monotonic() > deadline:
             # Out of time (a slow mail server): give the rest back untouched and queue them anew.
