@@ -35,8 +35,9 @@ class ActionSkipped(Exception):
         self.message = str(message)
 
 
-def run_context(run, *, now) -> dict[str, str]:
-    """The placeholder values for a run: plain strings in the contact's language."""
+def run_context(run, *, now, texts: tuple[str, ...] | None = None) -> dict[str, str]:
+    """The placeholder values for a run: plain strings in the contact's language (with `texts`,
+    only those the texts use)."""
     from invoices.public import public_url
     from invoices.services import business_today
 
@@ -46,8 +47,8 @@ def run_context(run, *, now) -> dict[str, str]:
     invoice = event.invoice
     return placeholders.context_for(
         contact=run.contact, invoice=invoice, plan=event.recurring or (invoice.recurring if invoice else None),
-        today=business_today(now), link=public_url(invoice) if invoice is not None else "",
-        language=run.contact.language,
+        today=business_today(now), link=(lambda: public_url(invoice)) if invoice is not None else "",
+        language=run.contact.language, names=None if texts is None else placeholders.names_in(*texts),
     )
 
 
@@ -140,6 +141,61 @@ class Action:
         """Carry the action out for `run`, recording it in `result` (a RunAction) — once."""
         raise NotImplementedError
 
+    # A kind whose work is only writes to this database can run inside one transaction with the
+    # other runs of a batch (see automations.dispatch): `prepare` instead of `execute`.
+    batchable: bool = False
+
+    @classmethod
+    def prepare(cls, *, run, action: ActionRow, result, now, batch: ActionBatch) -> None:
+        """Like `execute`, inside the batch's transaction; the writes may wait in `batch` for its flush."""
+        raise NotImplementedError
+
+
+class ActionBatch:
+    """The writes of a batch of runs, saved together by `flush` (in the caller's transaction):
+    the tasks with one INSERT, the action records with one UPDATE."""
+
+    def __init__(self, *, now) -> None:
+        self.now = now
+        self.tasks: list[tuple[Any, Any]] = []  # (unsaved task, its RunAction)
+        self.records: list[Any] = []  # RunActions with their new fields set
+
+    def record(self, result, **fields) -> None:
+        from .models import RunActionStatus
+
+        for name, value in {"status": RunActionStatus.SUCCEEDED, "error": "", **fields}.items():
+            setattr(result, name, value)
+        self.records.append(result)
+
+    def flush(self) -> None:
+        from tasks.models import Task
+
+        from .models import RunAction, RunActionStatus
+
+        if self.tasks:
+            Task.objects.bulk_create([task for task, _result in self.tasks])
+            for task, result in self.tasks:
+                self.record(result, task=task, detail=task.title)
+        if self.records:
+            # One UPDATE … FROM (VALUES …) (PostgreSQL, and SQLite ≥ 3.33); `bulk_update` builds a
+            # CASE per field and row, which cost more than all the rest of a batch.
+            from django.db import connection
+
+            table = RunAction._meta.db_table
+            rows = ", ".join(["(CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS text))"]
+                             * len(self.records))
+            params: list[Any] = []
+            for result in self.records:
+                params += [result.pk, result.task_id, result.card_id, result.detail]
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"WITH v (id, task_id, card_id, detail) AS (VALUES {rows}) "
+                    f"UPDATE {table} SET status = %s, error = '', updated_at = %s, task_id = v.task_id, "
+                    f"card_id = v.card_id, detail = v.detail FROM v WHERE {table}.id = v.id",
+                    [*params, RunActionStatus.SUCCEEDED, connection.ops.adapt_datetimefield_value(timezone.now())],
+                )
+        self.tasks, self.records = [], []
+
 
 class SendEmail(Action):
     kind = "send_email"
@@ -152,7 +208,8 @@ class SendEmail(Action):
     def execute(cls, *, run, action: ActionRow, result, now) -> None:
         from .email import send_for_run
 
-        send_for_run(run=run, action=action, result=result, context=run_context(run, now=now))
+        send_for_run(run=run, action=action, result=result,
+                     context=run_context(run, now=now, texts=(action.subject, action.body)))
 
     @classmethod
     def clean_kind_settings(cls, action: ActionRow, add) -> None:
@@ -174,34 +231,48 @@ class CreateTask(Action):
     required = ("title",)
     single_line = ("title",)
 
-    @classmethod
-    def execute(cls, *, run, action: ActionRow, result, now) -> None:
-        import datetime as dt
+    batchable = True
 
-        from django.db import transaction
+    @classmethod
+    def _build(cls, *, run, action: ActionRow, now):
+        """The run's task, checked and not yet saved."""
+        import datetime as dt
 
         from invoices.errors import DomainError
         from invoices.services import business_today
         from tasks.services import create_task
 
         from . import placeholders
+
+        context = run_context(run, now=now, texts=(action.title, action.description))
+        due = business_today(now) + dt.timedelta(days=action.due_in_days) if action.due_in_days is not None else None
+        try:
+            return create_task(
+                title=placeholders.single_line(placeholders.render_text(action.title, context))[:300],
+                description=placeholders.render_text(action.description, context),
+                due_date=due, assignee=action.assignee, contact=run.contact, invoice=run.event.invoice, run=run,
+                save=False,
+            )
+        except DomainError as exc:
+            raise ActionError(exc.message, permanent=True) from None
+
+    @classmethod
+    def execute(cls, *, run, action: ActionRow, result, now) -> None:
+        from django.db import transaction
+
         from .models import RunAction, RunActionStatus
 
-        context = run_context(run, now=now)
-        due = business_today(now) + dt.timedelta(days=action.due_in_days) if action.due_in_days is not None else None
         # The task and its record commit together: a second attempt finds SUCCEEDED and stops.
         with transaction.atomic():
             if RunAction.objects.select_for_update().get(pk=result.pk).status == RunActionStatus.SUCCEEDED:
                 return
-            try:
-                task = create_task(
-                    title=placeholders.single_line(placeholders.render_text(action.title, context))[:300],
-                    description=placeholders.render_text(action.description, context),
-                    due_date=due, assignee=action.assignee, contact=run.contact, invoice=run.event.invoice, run=run,
-                )
-            except DomainError as exc:
-                raise ActionError(exc.message, permanent=True) from None
+            task = cls._build(run=run, action=action, now=now)
+            task.save()
             _record(result, task=task, detail=task.title)
+
+    @classmethod
+    def prepare(cls, *, run, action: ActionRow, result, now, batch: ActionBatch) -> None:
+        batch.tasks.append((cls._build(run=run, action=action, now=now), result))
 
     @classmethod
     def clean_kind_settings(cls, action: ActionRow, add) -> None:
@@ -227,20 +298,30 @@ class MoveCard(Action):
     def execute(cls, *, run, action: ActionRow, result, now) -> None:
         from django.db import transaction
 
-        from invoices.errors import DomainError
-        from workflows.services import place_card
-
         from .models import RunAction, RunActionStatus
 
         # The move and its record commit together: a second attempt finds SUCCEEDED and stops.
         with transaction.atomic():
             if RunAction.objects.select_for_update().get(pk=result.pk).status == RunActionStatus.SUCCEEDED:
                 return
-            try:
-                card = place_card(contact=run.contact, step=action.step)
-            except DomainError as exc:
-                raise ActionError(exc.message, permanent=True) from None
-            _record(result, card=card, detail=str(action.step))
+            _record(result, card=cls._place(run=run, action=action), detail=str(action.step))
+
+    batchable = True
+
+    @classmethod
+    def _place(cls, *, run, action: ActionRow):
+        from invoices.errors import DomainError
+        from workflows.services import place_card
+
+        try:
+            return place_card(contact=run.contact, step=action.step)
+        except DomainError as exc:
+            raise ActionError(exc.message, permanent=True) from None
+
+    @classmethod
+    def prepare(cls, *, run, action: ActionRow, result, now, batch: ActionBatch) -> None:
+        # Moved now (the board's lock is held to the batch's commit), recorded at the flush.
+        batch.record(result, card=cls._place(run=run, action=action), detail=str(action.step))
 
 
 ACTIONS: dict[str, type[Action]] = {cls.kind: cls for cls in (SendEmail, CreateTask, MoveCard)}

@@ -15,6 +15,11 @@ The promise is that an automation never loses an event and never does its work t
 * Each action records its result in `RunAction` (unique per run and position): a task or a card
   move commits in the same transaction as its record; an email goes `pending → sending → sent`,
   and a `sending` found on a later attempt becomes `unknown` — never resent blindly.
+* Runs whose actions only write to this database (tasks, card moves) are executed a claimed chunk
+  at a time in one transaction (`_execute_together`): one INSERT for their tasks, one UPDATE for
+  their records, one for their finish. A crash rolls the whole chunk back and each run is retried
+  from the start; an error of any one run rolls it back too, and the chunk is executed again run by
+  run, so that run fails or retries alone. Emails keep their per-run path.
 """
 
 from __future__ import annotations
@@ -48,9 +53,10 @@ from .triggers import Frequency, Trigger
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
-# Runs are claimed and loaded this many at a time: a small chunk keeps a lease short for the last
-# run of the chunk (a slow mail server) while saving most of the per-run queries.
-EXECUTE_CHUNK = 25
+# Runs are leased and loaded this many at a time; task and card runs of a chunk share one
+# transaction. A slow mail server cannot outlast a chunk's lease: a task stops starting runs after
+# TASK_BUDGET_SECONDS (far below LEASE) and gives the rest of its chunk back.
+EXECUTE_CHUNK = 100
 # A dispatch task hands over to a fresh one after this long (far below Q_CLUSTER's timeout).
 TASK_BUDGET_SECONDS = 60
 # A run's lease: longer than any run can take (an email send is bounded by EMAIL_TIMEOUT).
@@ -257,8 +263,9 @@ def execute_run(run_id: int, *, now: dt.datetime | None = None) -> str | None:
 
 def execute_batch(run_ids: list[int], *, now: dt.datetime | None = None, deadline: float | None = None) -> dict[int, str]:
     """Claim and carry out a batch of runs: one lease statement, one query for the runs and their
-    events, one for the actions of their automations, one for their action records; then each
-    run on its own (its actions' own transactions). Returns {run id: new status} for those claimed."""
+    events, one for the actions of their automations, one to create their action records; then
+    the task and card runs together (`_execute_together`) and each other run on its own (its
+    actions' own transactions). Returns {run id: new status} for those claimed."""
     now = now or timezone.now()
     claimed = _claim_runs(list(run_ids), now)
     if not claimed:
@@ -279,14 +286,20 @@ def execute_batch(run_ids: list[int], *, now: dt.datetime | None = None, deadlin
         ],
         ignore_conflicts=True,
     )
+    # Runs whose actions only write to this database go first, all in one transaction; the others
+    # (emails) one by one. An automation's runs stay in id order either way (frequency limits).
+    together = [run_id for run_id in claimed if _batchable(runs[run_id], actions.get(runs[run_id].automation_id, []))]
+    statuses = _execute_together([runs[run_id] for run_id in together], actions, now) if len(together) > 1 else None
+    if statuses is None:
+        statuses = {}
+    alone = [run_id for run_id in claimed if run_id not in statuses]
     results: dict[int, dict[int, RunAction]] = {}
-    for result in RunAction.objects.filter(run_id__in=claimed):
+    for result in RunAction.objects.filter(run_id__in=alone) if alone else ():
         results.setdefault(result.run_id, {})[result.position] = result
-    statuses: dict[int, str] = {}
-    for index, run_id in enumerate(claimed):
+    for index, run_id in enumerate(alone):
         if deadline is not None and time.monotonic() > deadline:
             # Out of time (a slow mail server): give the rest back untouched and queue them anew.
-            rest = claimed[index:]
+            rest = alone[index:]
             Run.objects.filter(pk__in=rest, status=RunStatus.PENDING).update(locked_until=None, attempts=F("attempts") - 1)
             enqueue_runs(rest)
             break
@@ -295,23 +308,89 @@ def execute_batch(run_ids: list[int], *, now: dt.datetime | None = None, deadlin
     return statuses
 
 
+def _batchable(run: Run, actions: list[Action]) -> bool:
+    from .actions import ACTIONS
+
+    return run.attempts <= MAX_ATTEMPTS and all(ACTIONS[action.kind].batchable for action in actions)
+
+
+def _why_skip(run: Run) -> str:
+    """Why the run is skipped before its actions ("" if it goes on): the re-checks at execution
+    time, then the frequency limit (which, when passed, records this run in its gate)."""
+    automation, event = run.automation, run.event
+    if not automation.is_active:
+        return _("automation switched off")
+    reason = trigger_no_longer_holds(event)
+    if reason:
+        return reason
+    if not pass_gate(run, automation, event):
+        return _("frequency limit: %(limit)s") % {"limit": Frequency(automation.frequency).label}
+    return ""
+
+
+class _StartAlone(Exception):
+    """A run of the batch needs the one-by-one path."""
+
+
+def _execute_together(runs: list[Run], actions: dict[int, list[Action]], now: dt.datetime) -> dict[int, str] | None:
+    """Carry out claimed runs whose actions only write to this database in one transaction: their
+    re-checks and gates, their tasks in one INSERT, their action records in one UPDATE, and their
+    finish in one UPDATE per outcome. A crash rolls the whole batch back (the leases expire and
+    every run is retried from the start: still once). On any error — a permanent one of a single
+    run included — the batch is rolled back and None returned: the caller then executes each run
+    on its own, so one run's failure never fails the others."""
+    from .actions import ACTIONS, ActionBatch
+
+    outcomes: dict[tuple[str, str], list[int]] = {}
+    try:
+        with transaction.atomic():
+            # Read again under lock: a worker whose lease ran out meanwhile cannot record twice.
+            results: dict[int, dict[int, RunAction]] = {}
+            for result in RunAction.objects.select_for_update().filter(run_id__in=[run.pk for run in runs]).order_by("pk"):
+                results.setdefault(result.run_id, {})[result.position] = result
+            batch = ActionBatch(now=now)
+            for run in runs:
+                reason = _why_skip(run)
+                if reason:
+                    outcomes.setdefault((RunStatus.SKIPPED, reason[:300]), []).append(run.pk)
+                    continue
+                skipped: list[str] = []
+                done = 0
+                for action in actions.get(run.automation_id, []):
+                    result = results.get(run.pk, {}).get(action.position)
+                    if result is None:  # the action was added after the batch was read
+                        raise _StartAlone
+                    if result.status == RunActionStatus.SKIPPED:
+                        skipped.append(result.detail)
+                        continue
+                    if result.status != RunActionStatus.SUCCEEDED:
+                        ACTIONS[action.kind].prepare(run=run, action=action, result=result, now=now, batch=batch)
+                    done += 1
+                status = RunStatus.SKIPPED if done == 0 and skipped else RunStatus.SUCCEEDED
+                outcomes.setdefault((status, "; ".join(skipped)[:300]), []).append(run.pk)
+            batch.flush()
+            finished_at = max(now, timezone.now())
+            for (status, reason), run_ids in outcomes.items():
+                Run.objects.filter(pk__in=run_ids).update(
+                    status=status, reason=reason, error="", finished_at=finished_at, locked_until=None,
+                    next_attempt_at=None,
+                )
+    except Exception as exc:
+        if not isinstance(exc, _StartAlone):
+            log.info("A batch of %d runs is executed run by run after: %r", len(runs), exc)
+        return None
+    return {run_id: status for (status, _reason), run_ids in outcomes.items() for run_id in run_ids}
+
+
 def _execute_claimed(run: Run, actions: list[Action], results: dict[int, RunAction], now: dt.datetime) -> str:
 
-    automation, event = run.automation, run.event
     if run.attempts > MAX_ATTEMPTS:
         _finish(run, RunStatus.FAILED, now=now, error=run.error or _(
             "Gave up after %(n)d attempts: the run stopped its worker each time.") % {"n": run.attempts - 1})
         return run.status
-    if not automation.is_active:
-        _finish(run, RunStatus.SKIPPED, reason=_("automation switched off"), now=now)
-        return run.status
-    reason = trigger_no_longer_holds(event)
+    reason = _why_skip(run)
     if reason:
         _finish(run, RunStatus.SKIPPED, reason=reason, now=now)
-        return run.status
-    if not pass_gate(run, automation, event):
-        label = Frequency(automation.frequency).label
-        _finish(run, RunStatus.SKIPPED, reason=_("frequency limit: %(limit)s") % {"limit": label}, now=now)
         return run.status
 
     if any(action.kind == "send_email" for action in actions):

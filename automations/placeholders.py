@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -119,34 +119,47 @@ def _date(value: dt.date | None) -> str:
     return formats.date_format(value, "SHORT_DATE_FORMAT") if value else ""
 
 
-def context_for(*, contact, invoice=None, plan=None, today: dt.date, link: str = "", language: str = "en") -> dict[str, str]:
-    """The flat dict of plain strings a text is rendered from, formatted in `language`."""
+def names_in(*texts: str) -> set[str]:
+    """The placeholder names the texts use."""
+    return {match.group(1) for text in texts if text for match in TOKEN.finditer(text)}
+
+
+def context_for(
+    *, contact, invoice=None, plan=None, today: dt.date, link: str | Callable[[], str] = "", language: str = "en",
+    names: Iterable[str] | None = None,
+) -> dict[str, str]:
+    """The flat dict of plain strings a text is rendered from, formatted in `language`.
+
+    With `names`, only those values are made (formatting money and signing a link cost more than
+    the rest of a task run); `link` may then be a function, called only if `invoice.link` is one.
+    """
+    values: dict[str, Callable[[], object]] = {
+        "contact.first_name": lambda: contact.first_name,
+        "contact.last_name": lambda: contact.last_name,
+        "contact.name": lambda: contact.name,
+        "contact.email": lambda: contact.email,
+        "contact.company": lambda: contact.company,
+        "business.name": lambda: settings.BUSINESS_NAME,
+    }
+    if invoice is not None:
+        values.update({
+            "invoice.number": lambda: invoice.number,
+            "invoice.issue_date": lambda: _date(invoice.issue_date),
+            "invoice.due_date": lambda: _date(invoice.due_date),
+            "invoice.total": lambda: _money(invoice.total, invoice.currency),
+            "invoice.amount_due": lambda: _money(invoice.balance, invoice.currency),
+            "invoice.amount_paid": lambda: _money(invoice.amount_paid, invoice.currency),
+            "invoice.currency": lambda: invoice.currency,
+            "invoice.days_overdue": lambda: invoice.days_overdue(today),
+            "invoice.link": link if callable(link) else lambda: link,
+        })
+    if plan is not None:
+        values.update({
+            "recurring.amount": lambda: _money(plan.amount, plan.currency),
+            "recurring.interval": lambda: plan.get_interval_display(),
+            "recurring.next_date": lambda: _date(plan.next_date),
+            "recurring.description": lambda: plan.description,
+        })
+    wanted = values if names is None else [name for name in names if name in values]
     with translation.override(language):
-        values: dict[str, str] = {
-            "contact.first_name": contact.first_name,
-            "contact.last_name": contact.last_name,
-            "contact.name": contact.name,
-            "contact.email": contact.email,
-            "contact.company": contact.company,
-            "business.name": settings.BUSINESS_NAME,
-        }
-        if invoice is not None:
-            values.update({
-                "invoice.number": invoice.number,
-                "invoice.issue_date": _date(invoice.issue_date),
-                "invoice.due_date": _date(invoice.due_date),
-                "invoice.total": _money(invoice.total, invoice.currency),
-                "invoice.amount_due": _money(invoice.balance, invoice.currency),
-                "invoice.amount_paid": _money(invoice.amount_paid, invoice.currency),
-                "invoice.currency": invoice.currency,
-                "invoice.days_overdue": str(invoice.days_overdue(today)),
-                "invoice.link": link,
-            })
-        if plan is not None:
-            values.update({
-                "recurring.amount": _money(plan.amount, plan.currency),
-                "recurring.interval": str(plan.get_interval_display()),
-                "recurring.next_date": _date(plan.next_date),
-                "recurring.description": plan.description,
-            })
-        return {key: str(value) for key, value in values.items()}
+        return {key: str(values[key]()) for key in wanted}

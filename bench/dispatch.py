@@ -4,7 +4,8 @@
     .venv/bin/python bench/dispatch.py --events 2000 --broker redis
     .venv/bin/python bench/dispatch.py --mode burst         # all events committed in one transaction
 
-Per broker, in a fresh database `inv_bench_dispatch` (PostgreSQL) and a fresh child process:
+Per broker, in a fresh database `inv_bench_dispatch` (PostgreSQL; `--database` names another) and a
+fresh child process:
 
 1. Setup (not timed): 1,000 benchmark contacts, one active automation "invoice is sent → create a
    task" with frequency "unlimited", and N draft invoices made with `invoices.services.create_invoice`.
@@ -21,6 +22,9 @@ Per broker, in a fresh database `inv_bench_dispatch` (PostgreSQL) and a fresh ch
    (`--mode burst` sends them all in one transaction instead, so the cluster sees all N at once.)
 5. Checks: N events, all dispatched; N runs, all succeeded, one per event; N tasks, one per run; N
    run actions.
+6. A figure the machine's load does not change: the transactions committed in the database
+   (`pg_stat_database.xact_commit`, every session: producer, broker, workers) during the no-op
+   phase per task and during the automation phase per run.
 """
 
 from __future__ import annotations
@@ -102,6 +106,7 @@ def child(*, broker_name: str, events: int, contacts: int, mode: str) -> None:
 
         # 3. The bare django-q2 baseline.
         broker = get_broker()
+        commits_before_noop = _commits()
         enqueue_started = noop_t0 = timezone.now()
         with transaction.atomic() if mode == "burst" else _nothing():
             for _ in range(events):
@@ -114,6 +119,7 @@ def child(*, broker_name: str, events: int, contacts: int, mode: str) -> None:
         noop = noops.aggregate(n=Count("id"), ok=Count("id", filter=_q(success=True)), first=Min("started"),
                                last=Max("stopped"), retried=Count("id", filter=_q(attempt_count__gt=1)))
         noop_s = (noop["last"] - noop_t0).total_seconds()
+        noop_commits = _commits() - commits_before_noop
 
         # 4. Automations.
         committed: list[dt.datetime] = []
@@ -121,6 +127,7 @@ def child(*, broker_name: str, events: int, contacts: int, mode: str) -> None:
         def stamp() -> None:
             committed.append(timezone.now())
 
+        commits_before_automation = _commits()
         produce_t0 = time.monotonic()
         with transaction.atomic() if mode == "burst" else _nothing():
             for invoice in drafts:
@@ -135,6 +142,7 @@ def child(*, broker_name: str, events: int, contacts: int, mode: str) -> None:
         tasks = Task.objects.filter(run__automation=automation)
         last_task = tasks.aggregate(last=Max("created_at"))["last"]
         auto_s = (last_task - first_commit).total_seconds() if last_task else None
+        automation_commits = _commits() - commits_before_automation
         time.sleep(1)  # let a straggling duplicate (there should be none) show up before counting
 
     # 5. Checks (the cluster is stopped: nothing changes any more).
@@ -147,6 +155,7 @@ def child(*, broker_name: str, events: int, contacts: int, mode: str) -> None:
             "per_s": noop["ok"] / noop_s,
             # django-q2 sets Task.started when the task is enqueued, not when a worker starts it.
             "first_enqueued": noop["first"], "last_stopped": noop["last"],
+            "commits": noop_commits, "commits_per_task": noop_commits / events,
         },
         "automation": {
             "done": done, "produce_s": produce_s, "producer_per_s": events / produce_s,
@@ -156,6 +165,9 @@ def child(*, broker_name: str, events: int, contacts: int, mode: str) -> None:
             "run_finished_at_max_minus_first_commit_s":
                 (runs.aggregate(m=Max("finished_at"))["m"] - first_commit).total_seconds(),
             "runs_finished_at_equal_started_at": runs.filter(finished_at=F("started_at")).count(),
+            # Every commit in the database while the events were produced and dispatched: the
+            # producer's (one in burst mode), the broker's and the engine's. Independent of load.
+            "commits": automation_commits, "commits_per_run": automation_commits / events,
         },
         "checks": {
             "events": Event.objects.filter(kind="invoice_sent").count(),
@@ -181,6 +193,17 @@ def child(*, broker_name: str, events: int, contacts: int, mode: str) -> None:
     emit(result)
 
 
+def _commits() -> int:
+    """Transactions committed in this database so far (pg_stat_database, all sessions)."""
+    from django.db import connection
+
+    time.sleep(1)  # other sessions report their counts when idle, at most once a second
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
 class _nothing:
     def __enter__(self):
         return self
@@ -201,6 +224,7 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=1000)
     parser.add_argument("--broker", choices=["orm", "redis"], nargs="+", default=["orm", "redis"])
     parser.add_argument("--mode", choices=["stream", "burst"], default="stream")
+    parser.add_argument("--database", default=DATABASE, help=f"database name (rebuilt); default {DATABASE}")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -211,9 +235,9 @@ def main() -> None:
     for broker in args.broker:
         name = unique_cluster_name(f"bench-dispatch-{broker}")
         print(f"== {broker} broker ({name}): {args.events:,} events, mode {args.mode}", flush=True)
-        recreate_db(DATABASE)
-        migrate(DATABASE)
-        env = child_env(DATABASE, Q_CLUSTER_NAME=name, Q_WORKERS="2", Q_SAVE_LIMIT="0",
+        recreate_db(args.database)
+        migrate(args.database)
+        env = child_env(args.database, Q_CLUSTER_NAME=name, Q_WORKERS="2", Q_SAVE_LIMIT="0",
                         REDIS_URL=REDIS_URL if broker == "redis" else "",
                         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend")
         try:
@@ -232,9 +256,10 @@ def main() -> None:
     print()
     print(table(
         ["broker", "mode", "events", "no-op tasks/s", "automation runs/s", "ratio runs/no-op", "producer sends/s",
-         "runs/tasks/run actions", "checks"],
+         "commits/no-op task", "commits/run", "runs/tasks/run actions", "checks"],
         [[r["broker"], r["mode"], f"{r['events']:,}", f"{r['noop']['per_s']:.0f}", f"{r['automation']['per_s'] or 0:.0f}",
           f"{(r['automation']['per_s'] or 0) / r['noop']['per_s']:.2f}x", f"{r['automation']['producer_per_s']:.0f}",
+          f"{r['noop']['commits_per_task']:.2f}", f"{r['automation']['commits_per_run']:.2f}",
           f"{r['checks']['runs']:,}/{r['checks']['tasks']:,}/{r['checks']['run_actions']:,}",
           "ok" if r["ok"] else "FAILED"] for r in results],
     ))

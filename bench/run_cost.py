@@ -102,6 +102,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", "--size", type=int, default=1000)
     parser.add_argument("--email-runs", type=int, default=300)
+    parser.add_argument("--database", default=DATABASE, help=f"database name (rebuilt); default {DATABASE}")
     parser.add_argument("--child", choices=["create_task", "send_email"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -109,10 +110,10 @@ def main() -> None:
         return
     results = []
     for kind, n in (("create_task", args.runs), ("send_email", args.email_runs)):
-        recreate_db(DATABASE)
-        migrate(DATABASE)
+        recreate_db(args.database)
+        migrate(args.database)
         with tempfile.TemporaryDirectory(prefix="bench-mail-") as mail_dir:
-            env = child_env(DATABASE, EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+            env = child_env(args.database, EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
                             EMAIL_FILE_PATH=mail_dir)
             r = run_child(SCRIPT, ["--child", kind, "--runs", str(n)], env)
         print(f"  {kind}: {r['ms_per_run']:.1f} ms/run, {r['statements_per_run']:.1f} statements/run, "

@@ -51,8 +51,12 @@ def create_task(
     invoice=None,
     run=None,
     by=None,
+    save: bool = True,
 ) -> Task:
-    """A new open task. No assignee means the whole team; a task about an invoice is about its contact."""
+    """A new open task. No assignee means the whole team; a task about an invoice is about its contact.
+
+    `save=False` returns it checked but unsaved, for callers that save many at once
+    (`Task.objects.bulk_create`): the automation engine executing a batch of runs."""
     if not isinstance(title, str) or not isinstance(description or "", str):
         raise DomainError(_("The title and the description must be text."))
     # A title is one line: line breaks (e.g. from a rendered template) become spaces.
@@ -85,8 +89,9 @@ def create_task(
         )
     except ValidationError as exc:
         raise _validation_error(exc) from None
-    with transaction.atomic():
-        task.save()
+    if save:
+        with transaction.atomic():
+            task.save()
     return task
 
 
