@@ -246,11 +246,13 @@ class CreateTask(Action):
 
         context = run_context(run, now=now, texts=(action.title, action.description))
         due = business_today(now) + dt.timedelta(days=action.due_in_days) if action.due_in_days is not None else None
+        # Someone who left (their account switched off) gets no new work: the task goes to the team.
+        assignee = action.assignee if action.assignee is not None and action.assignee.is_active else None
         try:
             return create_task(
                 title=placeholders.single_line(placeholders.render_text(action.title, context))[:300],
                 description=placeholders.render_text(action.description, context),
-                due_date=due, assignee=action.assignee, contact=run.contact, invoice=run.event.invoice, run=run,
+                due_date=due, assignee=assignee, contact=run.contact, invoice=run.event.invoice, run=run,
                 save=False,
             )
         except DomainError as exc:

@@ -18,7 +18,7 @@ from invoices import services
 from tasks.models import Task
 from workflows.models import Card
 from workflows.services import create_workflow
-from tests.base import make_contact, make_invoice, make_plan
+from tests.base import make_contact, make_invoice, make_plan, make_team_member
 
 pytestmark = pytest.mark.django_db
 
@@ -148,6 +148,17 @@ def test_task_action_executed_twice_creates_one_task(django_capture_on_commit_ca
     assert task.title == f"Call {invoice.contact.name} about {invoice.number}"
     assert task.invoice == invoice and task.run_id == run_id
     assert task.due_date == dt.date.today() + dt.timedelta(days=2)
+
+
+def test_a_task_for_someone_whose_account_was_switched_off_goes_to_the_team(django_capture_on_commit_callbacks):
+    sam, kim = make_team_member("sam"), make_team_member("kim")
+    automation("invoice_paid", TASK | {"assignee": sam}, TASK | {"title": "Thank {{ contact.name }}", "assignee": kim})
+    sam.is_active = False
+    sam.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        make_invoice(status="paid")
+    tasks = {task.title.split()[0]: task.assignee for task in Task.objects.all()}
+    assert tasks == {"Call": None, "Thank": kim}
 
 
 def test_card_moves_to_the_step_and_is_created_if_missing(django_capture_on_commit_callbacks):
