@@ -56,12 +56,14 @@ TASK_BUDGET_SECONDS = 60
 # A run's lease: longer than any run can take (an email send is bounded by EMAIL_TIMEOUT).
 LEASE = dt.timedelta(seconds=getattr(settings, "AUTOMATION_RUN_LEASE_SECONDS", 300))
 MAX_ATTEMPTS = getattr(settings, "AUTOMATION_MAX_ATTEMPTS", 5)
+# The wait before the first retry of a temporary failure (the fault suite shortens it).
+RETRY_BACKOFF = dt.timedelta(seconds=getattr(settings, "AUTOMATION_RETRY_BACKOFF_SECONDS", 60))
 WINDOW_24H = dt.timedelta(hours=24)
 
 
 def backoff(attempts: int) -> dt.timedelta:
-    """1, 2, 4, 8 … minutes, at most an hour."""
-    return dt.timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
+    """1, 2, 4, 8 … minutes (with the default first wait), at most an hour."""
+    return min(dt.timedelta(hours=1), RETRY_BACKOFF * 2 ** max(0, attempts - 1))
 
 
 # --- Waking the dispatcher --------------------------------------------------------------------
