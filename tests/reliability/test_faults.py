@@ -1,0 +1,167 @@
+"""The fault suite: real `qcluster` processes on PostgreSQL, a real SMTP sink, faults injected.
+
+Each scenario prints one row (see tests.reliability.harness for how each column is computed from
+the database and the sink) and fails if anything was lost or done twice. The whole table is
+printed at the end of the session and written to var/reliability/fault-table.md.
+
+The clusters run `tests.reliability.cluster_settings`: the production settings plus the fault
+hooks (tests.reliability.hooks) and short timings (a run's lease 8 s, the sweeper's grace 15 s, the
+first retry after 2 s). django-q2's scheduler looks at the schedules every ~30 s, so every
+recovery that needs the sweeper takes at least that long.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+import time
+from collections import Counter
+
+import pytest
+from django.db.models import Count
+
+from automations.models import Run, RunAction
+from automations.services import create_automation
+from tests.automations.qcluster_helpers import Cluster, running_cluster, wait_for
+from tests.reliability.harness import (
+    all_runs_final,
+    fault_env,
+    make_contacts,
+    make_drafts,
+    measure,
+    prepare_schedules,
+    send_all,
+)
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("postgres_only", "card_move_log"),
+]
+
+EMAIL = {"kind": "send_email", "subject": "Invoice {{ invoice.number }}", "sender_name": "Acme", "reply_to": "",
+         "body": "Hello {{ contact.first_name }}, {{ invoice.amount_due }} is due on {{ invoice.due_date }}."}
+
+
+def task(title: str = "Follow up {{ invoice.number }}") -> dict:
+    return {"kind": "create_task", "title": title, "description": "", "due_in_days": 3, "assignee": None}
+
+
+def board_step():
+    from workflows.services import create_workflow
+
+    return create_workflow(name="Collections", steps=["New", "Reminded"]).steps.get(name="Reminded")
+
+
+def automation(name: str, *actions: dict, trigger: str = "invoice_sent", frequency: str = "unlimited"):
+    return create_automation(name=name, trigger=trigger, frequency=frequency, actions=list(actions), is_active=True)
+
+
+def three_actions() -> None:
+    """invoice_sent → create a task, email the customer, move the card (every time)."""
+    automation("Follow up", task(), EMAIL, {"kind": "move_card", "step": board_step()})
+
+
+# --- 1. kill -9 of workers at random points -----------------------------------------------------
+
+KILL_PERMILLE = 4  # per point (before, during and after each action): about 20 kills
+
+
+def test_1_workers_killed_at_random_points_while_2000_events_flow(tmp_path, sink):
+    """2,000 invoice_sent events over 200 contacts. Two automations: a task every time; an email
+    and a card move once per contact (1,800 of its runs stop at the limit). While the events flow,
+    workers kill themselves (SIGKILL) at seeded random points before, during and after each
+    action; when the chaos stops, the cluster must finish by itself: nothing lost or doubled, no
+    limit exceeded."""
+    seed = int(os.environ.get("FAULT_SEED") or random.SystemRandom().randrange(10**6))
+    print(f"\nscenario 1: FAULT_SEED={seed} (set it to replay the same kill decisions)")
+    started = time.monotonic()
+    automation("Follow up", task())
+    welcome = automation("Welcome", EMAIL, {"kind": "move_card", "step": board_step()}, frequency="once_per_contact")
+    prepare_schedules()
+    contacts = make_contacts(200)
+    drafts = make_drafts(contacts, 2000)
+    print(f"scenario 1: data made in {time.monotonic() - started:.0f} s")
+    chaos, kill_log = tmp_path / "chaos", tmp_path / "kills.log"
+    chaos.touch()
+    env = fault_env(**sink.env(), FAULT_SEED=str(seed), FAULT_KILL_PERMILLE=str(KILL_PERMILLE),
+                    FAULT_KILL_WHILE=str(chaos), FAULT_KILL_LOG=str(kill_log))
+    with running_cluster(tmp_path, workers=3, extra_env=env) as cluster:
+        with cluster.queue():
+            send_all(drafts)
+        # The chaos lasts until 90 % of the runs are final (or a minute has passed), then stops.
+        _wait_quietly(lambda: Run.objects.exclude(status="pending").count() >= 3600, 60)
+        chaos.unlink()
+        wait_for(all_runs_final(), timeout=240, interval=1, message="all runs final")
+        log = cluster.log()
+    kills = kill_log.read_text().splitlines() if kill_log.exists() else []
+    points = dict(sorted(Counter(line.split()[1] for line in kills).items()))
+    row = measure("1. kill -9 workers at random points, 2,000 events", sink=sink, started=started,
+                  note=f"seed {seed}; {len(kills)} kills {points}")
+    row.assert_nothing_lost_or_doubled()
+    assert len(kills) >= 5, f"too few kills to test anything: {kills}\n{log}"
+    assert row.failed == row.uncertain, list(Run.objects.filter(status="failed").values_list("id", "error")[:5])
+    # Once per contact: exactly one welcome per contact got past the limit, however often workers died.
+    passed = Run.objects.filter(automation=welcome).exclude(status="skipped").values("contact").annotate(n=Count("id"))
+    assert sorted(r["n"] for r in passed) == [1] * len(contacts)
+
+
+def _wait_quietly(condition, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(1)
+
+
+# --- 2. The whole cluster killed -------------------------------------------------------------------
+
+
+def test_2_whole_cluster_killed_and_started_again(tmp_path, sink):
+    started = time.monotonic()
+    three_actions()
+    prepare_schedules()
+    drafts = make_drafts(make_contacts(150), 150)
+    env = fault_env(**sink.env())
+    first = Cluster(workdir=tmp_path, workers=2, extra_env=env).start()
+    try:
+        with first.queue():
+            send_all(drafts)
+        wait_for(lambda: Run.objects.exclude(status="pending").count() >= 30, timeout=90,
+                 message=f"first runs done\n{first.log()}")
+    finally:
+        first.kill()
+    done_before = Run.objects.exclude(status="pending").count()
+    assert done_before < 150, "the cluster finished before it was killed: nothing was tested"
+    with running_cluster(tmp_path, workers=2, extra_env=env, name=first.name) as second:
+        wait_for(all_runs_final(), timeout=180, interval=1, message="all runs final after the restart")
+    row = measure("2. kill -9 the whole cluster, start again", sink=sink, started=started,
+                  note=f"killed with {done_before}/150 runs done")
+    row.assert_nothing_lost_or_doubled()
+    assert row.failed == row.uncertain, "only an email whose fate is unknown may fail a run"
+
+
+# --- 8. The same tracking webhook twice, and concurrently ---------------------------------------------
+
+
+def test_8_the_same_tracking_webhook_twice_and_concurrently_is_stored_once(settings):
+    from django.test import Client
+
+    from automations.models import EmailEvent
+    from tests.automations.test_tracking import SECRET, delivery, in_threads, post, sent_email
+
+    started = time.monotonic()
+    settings.ANYMAIL = {"WEBHOOK_SECRET": SECRET}
+    result = sent_email()
+    payload = delivery(result.message_id)
+    sequential = [post(payload), post(payload)]
+    concurrent = in_threads(*[lambda: post(payload, client=Client()) for _ in range(6)])
+    statuses = [r.status_code for r in [*sequential, *concurrent]]
+    assert statuses == [200] * 8, statuses
+    stored = EmailEvent.objects.count()
+    result.refresh_from_db()
+    row = measure("8. the same tracking webhook 2x, then 6x at once", started=started,
+                  note=f"8 deliveries stored {stored} time(s); status {result.email_status}")
+    row.assert_nothing_lost_or_doubled()
+    assert stored == 1
+    assert result.email_status == "delivered"
