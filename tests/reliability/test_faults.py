@@ -165,3 +165,39 @@ def test_8_the_same_tracking_webhook_twice_and_concurrently_is_stored_once(setti
     row.assert_nothing_lost_or_doubled()
     assert stored == 1
     assert result.email_status == "delivered"
+
+
+# --- 6. A poisoned run -------------------------------------------------------------------------------
+
+
+def test_6_a_poisoned_run_stops_at_the_attempt_cap_and_the_others_are_unaffected(tmp_path, sink):
+    """One contact's task kills its worker every time it is created (the hooks' FAULT_POISON). Its
+    run must end `failed` after MAX_ATTEMPTS with a message, and the 19 runs that shared its batch
+    must succeed. The queue's lease is short here (Q_RETRY 12 s), so the dying task comes back
+    quickly, as it does forever on the ORM broker."""
+    from automations.dispatch import MAX_ATTEMPTS
+
+    started = time.monotonic()
+    automation("Follow up", task("Call {{ contact.name }} about {{ invoice.number }}"))
+    prepare_schedules()
+    contacts = make_contacts(20)
+    poisoned = contacts[0]
+    poisoned.name = "Customer POISON"
+    poisoned.save()
+    drafts = make_drafts(contacts, 20)
+    env = fault_env(**sink.env(), FAULT_POISON="POISON", Q_TIMEOUT="10", Q_RETRY="12")
+    with running_cluster(tmp_path, workers=2, extra_env=env) as cluster:
+        with cluster.queue():
+            send_all(drafts)
+        wait_for(all_runs_final(), timeout=240, interval=1, message="all runs final")
+        log = cluster.log()
+    row = measure("6. a poisoned run (kills its worker every time)", sink=sink, started=started,
+                  note=f"attempt cap {MAX_ATTEMPTS}")
+    row.assert_nothing_lost_or_doubled()
+    bad = Run.objects.get(contact=poisoned)
+    assert bad.status == "failed", (bad.status, bad.attempts, log)
+    assert f"Gave up after {MAX_ATTEMPTS} attempts" in bad.error
+    others = Run.objects.exclude(pk=bad.pk)
+    assert set(others.values_list("status", flat=True)) == {"succeeded"}, list(
+        others.exclude(status="succeeded").values_list("id", "status", "attempts", "error"))
+    row.note += f"; poisoned run failed after {bad.attempts - 1} attempts, the other 19 succeeded"
