@@ -7,6 +7,8 @@ Switched on by environment variables of the cluster:
   recorded) and *after* each action, the worker kills itself with SIGKILL with this probability
   (per mille). The decision is a hash of (seed, run, attempt, action, point): the same seed on the
   same data kills at the same points. Each kill is first appended to FAULT_KILL_LOG.
+* FAULT_ACTION_DELAY (seconds): each action waits this long first (a slow action, so a stop
+  signal finds work in flight).
 * FAULT_POISON: a task title containing this text kills its worker every time (a poisoned run).
 """
 
@@ -16,6 +18,7 @@ import contextvars
 import hashlib
 import os
 import signal
+import time
 
 from django.apps import AppConfig
 
@@ -47,6 +50,7 @@ def _wrap_execute(cls) -> None:
         token = _current.set((run.pk, run.attempts, action.position, action.kind))
         try:
             maybe_die("before")
+            time.sleep(float(os.environ.get("FAULT_ACTION_DELAY") or 0))
             execute(klass, run=run, action=action, result=result, now=now)
             maybe_die("after")
         finally:

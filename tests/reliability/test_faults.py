@@ -133,12 +133,53 @@ def test_2_whole_cluster_killed_and_started_again(tmp_path, sink):
         first.kill()
     done_before = Run.objects.exclude(status="pending").count()
     assert done_before < 150, "the cluster finished before it was killed: nothing was tested"
-    with running_cluster(tmp_path, workers=2, extra_env=env, name=first.name) as second:
+    prepare_schedules()  # the sweeper due at the restart's first scheduler pass (~30 s), not a minute later
+    with running_cluster(tmp_path, workers=2, extra_env=env, name=first.name):
         wait_for(all_runs_final(), timeout=180, interval=1, message="all runs final after the restart")
     row = measure("2. kill -9 the whole cluster, start again", sink=sink, started=started,
                   note=f"killed with {done_before}/150 runs done")
     row.assert_nothing_lost_or_doubled()
     assert row.failed == row.uncertain, "only an email whose fate is unknown may fail a run"
+
+
+# --- 7. Graceful stop: SIGINT versus SIGTERM to the process group -----------------------------------
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_7_stop_signal_to_the_process_group(tmp_path, sink, sig):
+    """The signal a service manager sends to the cluster's whole process group while runs are in
+    flight (each action takes 0.3 s here). SIGINT: the workers finish what they hold, the cluster
+    logs "has stopped", and nothing is left pending. SIGTERM: the workers die at once, leaving runs
+    pending; only the next start (the sweeper) finishes them. Nothing is lost either way."""
+    started = time.monotonic()
+    automation("Follow up", task(), EMAIL)
+    prepare_schedules()
+    drafts = make_drafts(make_contacts(40), 40)
+    env = fault_env(**sink.env(), FAULT_ACTION_DELAY="0.3")
+    cluster = Cluster(workdir=tmp_path, workers=2, extra_env=env).start()
+    try:
+        with cluster.queue():
+            send_all(drafts)
+        wait_for(lambda: Run.objects.filter(status="succeeded").count() >= 4, timeout=60, interval=0.2,
+                 message="first runs done")
+    finally:
+        cluster.stop(sig=sig, grace=120)
+    left = Run.objects.filter(status="pending").count()
+    if sig == signal.SIGINT:
+        assert cluster.stopped_gracefully, cluster.log()
+        assert left == 0 and Run.objects.count() == 40, "SIGINT must let the workers finish what they hold"
+        note = "stopped gracefully; 0 runs left pending"
+    else:
+        assert left > 0, "SIGTERM killed nothing in flight: the scenario tested nothing"
+        assert not cluster.stopped_gracefully
+        note = f"SIGTERM left {left} runs pending; a restart finished them"
+        prepare_schedules()  # the sweeper due at the restart's first scheduler pass (~30 s), not a minute later
+        with running_cluster(tmp_path, workers=2, extra_env={**env, "FAULT_ACTION_DELAY": "0"}, name=cluster.name):
+            wait_for(all_runs_final(), timeout=180, interval=1, message="all runs final after the restart")
+    row = measure(f"7. {signal.Signals(sig).name} to the process group mid-dispatch", sink=sink, started=started,
+                  note=note)
+    row.assert_nothing_lost_or_doubled()
+    assert row.failed == row.uncertain
 
 
 # --- 8. The same tracking webhook twice, and concurrently ---------------------------------------------
