@@ -12,17 +12,20 @@ recovery that needs the sweeper takes at least that long.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import random
 import signal
 import threading
 import time
 from collections import Counter
+from unittest import mock
 
 import pytest
 from django.db.models import Count
+from django.utils import timezone
 
-from automations.models import Run, RunAction
+from automations.models import Event, Run
 from automations.services import create_automation
 from tests.automations.qcluster_helpers import Cluster, running_cluster, wait_for
 from tests.reliability.harness import (
@@ -206,6 +209,118 @@ def test_8_the_same_tracking_webhook_twice_and_concurrently_is_stored_once(setti
     row.assert_nothing_lost_or_doubled()
     assert stored == 1
     assert result.email_status == "delivered"
+
+
+# --- 3. Two and three clusters at once, each with the schedules -------------------------------------
+
+
+@pytest.mark.parametrize("clusters", [2, 3])
+def test_3_several_clusters_with_schedules_on_one_database(tmp_path, sink, clusters):
+    """2 or 3 clusters on one database and one queue, each running the schedules (overdue scan and
+    sweeper, both due at once). 60 sent invoices over 20 contacts are past due: one overdue event
+    per invoice and due date, one run per (automation, event), and the "once per contact every
+    24 hours" limit lets exactly one overdue reminder per contact through."""
+    from django_q.models import Task as QueueTask
+
+    started = time.monotonic()
+    automation("Follow up", task())
+    reminder = automation("Overdue reminder", EMAIL, task("Call {{ contact.name }}"), trigger="invoice_overdue",
+                          frequency="once_per_contact_24h")
+    contacts = make_contacts(20)
+    drafts = make_drafts(contacts, 60, due_in_days=-2)
+    prepare_schedules(overdue=True)
+    env = fault_env(**sink.env())
+    first = Cluster(workdir=tmp_path, workers=2, extra_env=env)
+    group = [first, *[Cluster(workdir=tmp_path, workers=2, extra_env=env, name=first.name) for _ in range(clusters - 1)]]
+    try:
+        for cluster in group:
+            cluster.start()
+        with first.queue():
+            send_all(drafts)
+        wait_for(lambda: Event.objects.filter(kind="invoice_overdue").count() >= 60, timeout=120, interval=1,
+                 message="the overdue scan ran")
+        wait_for(all_runs_final(), timeout=180, interval=1, message="all runs final")
+    finally:
+        for cluster in group:
+            cluster.stop()
+    scans = QueueTask.objects.filter(func="automations.jobs.scan_overdue").count()
+    sweeps = QueueTask.objects.filter(func="automations.jobs.sweep").count()
+    row = measure(f"3. {clusters} clusters at once, each with the schedules", sink=sink, started=started,
+                  note=f"overdue scan ran {scans}x, sweeper {sweeps}x")
+    row.assert_nothing_lost_or_doubled()
+    assert row.failed == 0
+    assert Event.objects.filter(kind="invoice_overdue").count() == 60
+    assert Event.objects.filter(kind="invoice_overdue").values("invoice").distinct().count() == 60
+    assert Run.objects.values("automation", "event").annotate(n=Count("id")).filter(n__gt=1).count() == 0
+    passed = Run.objects.filter(automation=reminder, status="succeeded").values("contact").annotate(n=Count("id"))
+    assert sorted(r["n"] for r in passed) == [1] * 20, "the 24-hour limit was exceeded or someone got nothing"
+    assert row.gated == 40
+
+
+# --- 4. PostgreSQL restarted during dispatch --------------------------------------------------------
+
+
+def test_4_postgres_restarted_during_dispatch(tmp_path, sink):
+    """A private, throw-away PostgreSQL (the shared server is never touched) holding a copy of this
+    test's database, a cluster on it, and `pg_ctl restart -m fast` while runs are executing. The
+    cluster must recover by itself: nothing lost, nothing doubled."""
+    from tests.reliability.private_pg import PrivatePostgres, postgres_bin_or_skip
+
+    bindir = postgres_bin_or_skip()
+    started = time.monotonic()
+    automation("Follow up", task(), EMAIL, {"kind": "move_card", "step": board_step()})
+    drafts = make_drafts(make_contacts(150), 150)
+    with mock.patch("automations.dispatch.request_dispatch"):
+        send_all(drafts)  # the events wait in the outbox; the private cluster's sweeper finds them
+    Event.objects.update(occurred_at=timezone.now() - dt.timedelta(minutes=1))
+    prepare_schedules()
+    with PrivatePostgres(bindir, tmp_path / "pg") as pg:
+        pg.copy_test_database()
+        env = fault_env(**sink.env(), DATABASE_URL=pg.url)
+        with running_cluster(tmp_path, workers=2, extra_env=env) as cluster:
+            runs = pg.runs_final_count
+            wait_for(lambda: runs() >= 20, timeout=120, interval=0.5, message=f"first runs\n{cluster.log()}")
+            before = runs()
+            pg.restart()
+            restarted_at = time.monotonic()
+            wait_for(lambda: pg.all_runs_final(), timeout=240, interval=1, message="all runs final after the restart")
+            recovered = time.monotonic() - restarted_at
+            log = cluster.log(tail=400)
+        row = measure("4. PostgreSQL restarted during dispatch", sink=sink, using=pg.alias, started=started,
+                      note=f"restarted with {before}/150 runs final; all final {recovered:.0f} s later")
+        pg.close()
+    row.assert_nothing_lost_or_doubled()
+    assert row.failed == row.uncertain
+    assert "has stopped" not in log
+
+
+# --- 5. The SMTP server down for a while ------------------------------------------------------------
+
+
+def test_5_smtp_server_down_for_a_while_then_back(tmp_path, sink):
+    """The mail server refuses connections when the runs first execute; they are retried with
+    backoff and delivered once it is back: none lost, none sent twice, none given up."""
+    started = time.monotonic()
+    automation("Follow up", task(), EMAIL)
+    prepare_schedules()
+    drafts = make_drafts(make_contacts(30), 30)
+    sink.stop()
+    with running_cluster(tmp_path, workers=2, extra_env=fault_env(**sink.env())) as cluster:
+        with cluster.queue():
+            send_all(drafts)
+        wait_for(lambda: Run.objects.filter(status="pending", attempts__gte=1).exclude(error="").count() == 30,
+                 timeout=90, interval=0.5, message=f"every run tried while the server is down\n{cluster.log()}")
+        down_errors = set(Run.objects.values_list("error", flat=True))
+        time.sleep(5)  # down a while longer
+        sink.start()
+        wait_for(all_runs_final(), timeout=180, interval=1, message="all runs final")
+    attempts = sorted(set(Run.objects.values_list("attempts", flat=True)))
+    row = measure("5. SMTP server down, then back", sink=sink, started=started,
+                  note=f"attempts per run {attempts}")
+    row.assert_nothing_lost_or_doubled()
+    assert row.failed == 0 and row.uncertain == 0
+    assert sink.count == 30
+    assert all("not reachable" in error for error in down_errors), down_errors
 
 
 # --- 6. A poisoned run -------------------------------------------------------------------------------
