@@ -274,7 +274,7 @@ def test_4_postgres_restarted_during_dispatch(tmp_path, sink):
         send_all(drafts)  # the events wait in the outbox; the private cluster's sweeper finds them
     Event.objects.update(occurred_at=timezone.now() - dt.timedelta(minutes=1))
     prepare_schedules()
-    with PrivatePostgres(bindir, tmp_path / "pg") as pg:
+    with PrivatePostgres(bindir) as pg:
         pg.copy_test_database()
         env = fault_env(**sink.env(), DATABASE_URL=pg.url)
         with running_cluster(tmp_path, workers=2, extra_env=env) as cluster:
