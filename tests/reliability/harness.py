@@ -191,18 +191,21 @@ def fault_env(**extra: str) -> dict[str, str]:
             **extra}
 
 
-def prepare_schedules(*, sweeper: bool = True, overdue: bool = False) -> None:
-    """Only the schedules a scenario wants, due at once (django-q2's scheduler runs every ~30 s)."""
+def prepare_schedules(*, sweeper: bool = True, overdue: bool = False, copies: int = 1) -> None:
+    """Only the schedules a scenario wants, due at once (django-q2's scheduler looks every ~30 s).
+    `copies` > 1 makes several identical schedules (as if each host had added its own), so their
+    tasks run at the same moment in different workers and clusters."""
     from django.utils import timezone
     from django_q.models import Schedule
 
     Schedule.objects.all().delete()
-    if sweeper:
-        Schedule.objects.create(name="Outbox sweeper", func="automations.jobs.sweep", schedule_type=Schedule.MINUTES,
-                                minutes=1, repeats=-1, next_run=timezone.now())
-    if overdue:
-        Schedule.objects.create(name="Overdue scan", func="automations.jobs.scan_overdue",
-                                schedule_type=Schedule.MINUTES, minutes=1, repeats=-1, next_run=timezone.now())
+    for copy in range(copies):
+        if sweeper:
+            Schedule.objects.create(name=f"Outbox sweeper {copy}", func="automations.jobs.sweep",
+                                    schedule_type=Schedule.MINUTES, minutes=1, repeats=-1, next_run=timezone.now())
+        if overdue:
+            Schedule.objects.create(name=f"Overdue scan {copy}", func="automations.jobs.scan_overdue",
+                                    schedule_type=Schedule.MINUTES, minutes=1, repeats=-1, next_run=timezone.now())
 
 
 # --- Data -------------------------------------------------------------------------------------

@@ -216,8 +216,8 @@ def test_8_the_same_tracking_webhook_twice_and_concurrently_is_stored_once(setti
 
 @pytest.mark.parametrize("clusters", [2, 3])
 def test_3_several_clusters_with_schedules_on_one_database(tmp_path, sink, clusters):
-    """2 or 3 clusters on one database and one queue, each running the schedules (overdue scan and
-    sweeper, both due at once). 60 sent invoices over 20 contacts are past due: one overdue event
+    """2 or 3 clusters on one database and one queue, each running the schedules (as many overdue
+    scans and sweepers as clusters, all due at once). 60 sent invoices over 20 contacts are past due: one overdue event
     per invoice and due date, one run per (automation, event), and the "once per contact every
     24 hours" limit lets exactly one overdue reminder per contact through."""
     from django_q.models import Task as QueueTask
@@ -228,7 +228,9 @@ def test_3_several_clusters_with_schedules_on_one_database(tmp_path, sink, clust
                           frequency="once_per_contact_24h")
     contacts = make_contacts(20)
     drafts = make_drafts(contacts, 60, due_in_days=-2)
-    prepare_schedules(overdue=True)
+    # django-q2 hands each schedule to one cluster at a time: one copy per cluster makes the scans
+    # and sweeps really run at the same moment.
+    prepare_schedules(overdue=True, copies=clusters)
     env = fault_env(**sink.env())
     first = Cluster(workdir=tmp_path, workers=2, extra_env=env)
     group = [first, *[Cluster(workdir=tmp_path, workers=2, extra_env=env, name=first.name) for _ in range(clusters - 1)]]
@@ -255,6 +257,7 @@ def test_3_several_clusters_with_schedules_on_one_database(tmp_path, sink, clust
     passed = Run.objects.filter(automation=reminder, status="succeeded").values("contact").annotate(n=Count("id"))
     assert sorted(r["n"] for r in passed) == [1] * 20, "the 24-hour limit was exceeded or someone got nothing"
     assert row.gated == 40
+    assert scans >= clusters, "the scans did not all run: nothing concurrent was tested"
 
 
 # --- 4. PostgreSQL restarted during dispatch --------------------------------------------------------
