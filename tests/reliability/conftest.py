@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.reliability.harness import ROWS, SmtpSink, format_table, install_card_move_log, write_table, fault_table_path
+from tests.reliability.harness import ROWS, SmtpSink, fault_table_path, format_table, install_card_move_log, write_table
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

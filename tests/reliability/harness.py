@@ -26,10 +26,11 @@ engine's own counters:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
@@ -63,7 +64,6 @@ class Row:
     uncertain: int = 0
     seconds: float = 0.0
     note: str = ""
-    details: dict = field(default_factory=dict)
 
     def assert_nothing_lost_or_doubled(self) -> None:
         assert (self.lost, self.duplicate_tasks, self.duplicate_moves, self.emails_twice) == (0, 0, 0, 0), self
@@ -125,7 +125,7 @@ def format_table(rows: list[Row]) -> str:
 def write_table(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(format_table(ROWS) + "\n")
-    (path.with_suffix(".json")).write_text(__import__("json").dumps([asdict(r) for r in ROWS], indent=1, default=str))
+    path.with_suffix(".json").write_text(json.dumps([asdict(r) for r in ROWS], indent=1, default=str))
     return path
 
 
