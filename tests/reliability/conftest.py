@@ -11,6 +11,7 @@ from tests.reliability.harness import ROWS, SmtpSink, fault_table_path, format_t
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     if not ROWS:
         return
+    ROWS.sort(key=lambda row: row.scenario)  # scenario order (they start with their number)
     path = write_table(fault_table_path())
     terminalreporter.write_sep("=", "fault table (tests/reliability)")
     terminalreporter.write_line(format_table(ROWS))
