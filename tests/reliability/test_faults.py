@@ -167,16 +167,19 @@ def test_7_stop_signal_to_the_process_group(tmp_path, sink, sig):
     finally:
         # After SIGTERM the workers and the sentinel are dead, and the main process waits for them
         # forever: only the SIGKILL after the grace period ends it (as a service manager's would).
+        stop_started = time.monotonic()
         cluster.stop(sig=sig, grace=120 if sig == signal.SIGINT else 15)
+        stop_seconds = time.monotonic() - stop_started
     left = Run.objects.filter(status="pending").count()
     if sig == signal.SIGINT:
         assert cluster.stopped_gracefully, cluster.log()
         assert left == 0 and Run.objects.count() == 40, "SIGINT must let the workers finish what they hold"
-        note = "stopped gracefully; 0 runs left pending"
+        note = f"stopped gracefully in {stop_seconds:.0f} s; 0 runs left pending"
     else:
         assert left > 0, "SIGTERM killed nothing in flight: the scenario tested nothing"
         assert not cluster.stopped_gracefully
-        note = f"SIGTERM left {left} runs pending; main process hung until SIGKILL; a restart finished them"
+        hung = "main process hung until SIGKILL" if stop_seconds >= 15 else f"exited in {stop_seconds:.0f} s"
+        note = f"SIGTERM left {left} runs pending; {hung}; a restart finished them"
         prepare_schedules()  # the sweeper due at the restart's first scheduler pass (~30 s), not a minute later
         with running_cluster(tmp_path, workers=2, extra_env={**env, "FAULT_ACTION_DELAY": "0"}, name=cluster.name):
             wait_for(all_runs_final(), timeout=180, interval=1, message="all runs final after the restart")
