@@ -9,7 +9,8 @@ The promise is that an automation never loses an event and never does its work t
 * `execute_run` takes a lease on the run (compare-and-swap on `locked_until`), so only one worker
   executes it at a time; a worker that dies leaves the lease to expire and the sweeper hands the
   run out again. Every attempt is counted before it starts, so a run that kills its worker stops
-  at the attempt cap as `failed`.
+  at the attempt cap as `failed`; a run tried before is claimed alone, so it cannot spend the
+  attempts of the runs that shared its batch.
 * The frequency limit is a single upsert on `ContactGate` (unique per automation and contact):
   the database decides, not a read-then-write in Python, and two workers can never both pass.
 * Each action records its result in `RunAction` (unique per run and position): a task or a card
@@ -62,12 +63,14 @@ TASK_BUDGET_SECONDS = 60
 # A run's lease: longer than any run can take (an email send is bounded by EMAIL_TIMEOUT).
 LEASE = dt.timedelta(seconds=getattr(settings, "AUTOMATION_RUN_LEASE_SECONDS", 300))
 MAX_ATTEMPTS = getattr(settings, "AUTOMATION_MAX_ATTEMPTS", 5)
+# The wait before the first retry of a temporary failure (the fault suite shortens it).
+RETRY_BACKOFF = dt.timedelta(seconds=getattr(settings, "AUTOMATION_RETRY_BACKOFF_SECONDS", 60))
 WINDOW_24H = dt.timedelta(hours=24)
 
 
 def backoff(attempts: int) -> dt.timedelta:
-    """1, 2, 4, 8 … minutes, at most an hour."""
-    return dt.timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
+    """1, 2, 4, 8 … minutes (with the default first wait), at most an hour."""
+    return min(dt.timedelta(hours=1), RETRY_BACKOFF * 2 ** max(0, attempts - 1))
 
 
 # --- Waking the dispatcher --------------------------------------------------------------------
@@ -177,18 +180,20 @@ def claim_events(*, batch_size: int = BATCH_SIZE, now: dt.datetime | None = None
 # --- Executing a run --------------------------------------------------------------------------
 
 
-def _claim_runs(run_ids: list[int], now: dt.datetime) -> list[int]:
-    """Take the lease on every run of `run_ids` that is pending, free and due, in one statement;
-    each counts an attempt before any work. Returns the ids claimed."""
+def _claim_runs(run_ids: list[int], now: dt.datetime, *, untried_only: bool = False) -> list[int]:
+    """Take the lease on every run of `run_ids` that is pending, free and due (and, with
+    `untried_only`, never tried before), in one statement; each counts an attempt before any work.
+    Returns the ids claimed."""
     if not run_ids:
         return []
     table = Run._meta.db_table
     adapt = connection.ops.adapt_datetimefield_value
     placeholders = ", ".join(["%s"] * len(run_ids))
+    untried = "AND attempts = 0 " if untried_only else ""
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET locked_until = %s, attempts = attempts + 1, started_at = %s "
-            f"WHERE id IN ({placeholders}) AND status = %s "
+            f"WHERE id IN ({placeholders}) AND status = %s {untried}"
             f"AND (locked_until IS NULL OR locked_until < %s) AND (next_attempt_at IS NULL OR next_attempt_at <= %s) "
             f"RETURNING id",
             [adapt(now + LEASE), adapt(now), *run_ids, RunStatus.PENDING, adapt(now), adapt(now)],
@@ -262,12 +267,33 @@ def execute_run(run_id: int, *, now: dt.datetime | None = None) -> str | None:
 
 
 def execute_batch(run_ids: list[int], *, now: dt.datetime | None = None, deadline: float | None = None) -> dict[int, str]:
-    """Claim and carry out a batch of runs: one lease statement, one query for the runs and their
-    events, one for the actions of their automations, one to create their action records; then
-    the task and card runs together (`_execute_together`) and each other run on its own (its
-    actions' own transactions). Returns {run id: new status} for those claimed."""
+    """Claim and carry out a batch of runs: for the runs never tried, one lease statement, one query
+    for the runs and their events, one for the actions of their automations, one to create their
+    action records; then the task and card runs together (`_execute_together`) and each other run
+    on its own (its actions' own transactions). Runs tried before are claimed one at a time (see
+    below). Returns {run id: new status} for those claimed."""
     now = now or timezone.now()
-    claimed = _claim_runs(list(run_ids), now)
+    run_ids = list(run_ids)
+    if len(run_ids) == 1:
+        return _execute_claimed_batch(_claim_runs(run_ids, now), now=now, deadline=deadline)
+    # Only runs never tried are claimed together. A run tried before without finishing may be one
+    # that kills its worker (a poisoned run): claimed with others, it would count an attempt for
+    # each of them every time it dies, until its innocent neighbours hit the attempt cap too. So
+    # those are claimed and carried out one at a time, fewest attempts first.
+    statuses = _execute_claimed_batch(_claim_runs(run_ids, now, untried_only=True), now=now, deadline=deadline)
+    rest = [run_id for run_id in run_ids if run_id not in statuses]
+    if rest:
+        retried = list(Run.objects.filter(pk__in=rest, status=RunStatus.PENDING, attempts__gt=0)
+                       .order_by("attempts", "pk").values_list("pk", flat=True))
+        for index, run_id in enumerate(retried):
+            if deadline is not None and time.monotonic() > deadline:
+                enqueue_runs(retried[index:])
+                break
+            statuses.update(_execute_claimed_batch(_claim_runs([run_id], now), now=now, deadline=deadline))
+    return statuses
+
+
+def _execute_claimed_batch(claimed: list[int], *, now: dt.datetime, deadline: float | None) -> dict[int, str]:
     if not claimed:
         return {}
     runs = Run.objects.select_related(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -20,7 +21,7 @@ from .models import Event, Run, RunStatus
 log = logging.getLogger(__name__)
 
 # An event not dispatched this long after it happened has lost its wake-up.
-SWEEP_AFTER = dt.timedelta(seconds=30)
+SWEEP_AFTER = dt.timedelta(seconds=getattr(settings, "AUTOMATION_SWEEP_AFTER_SECONDS", 30))
 EXECUTE_CHUNK = 100
 
 

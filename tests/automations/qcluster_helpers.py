@@ -76,15 +76,16 @@ class Cluster:
     """`manage.py qcluster` in its own process group, on the test database."""
 
     def __init__(self, *, workdir: Path, workers: int = 2, redis_url: str = "",
-                 extra_env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, name: str = "") -> None:
         from django.conf import settings
 
-        self.name = f"test-{uuid.uuid4().hex[:10]}"
+        # A name given again is the same cluster restarted: it takes over the queue left behind.
+        self.name = name or f"test-{uuid.uuid4().hex[:10]}"
         self.redis_url = redis_url
         self.workdir = workdir
         self.mail_dir = workdir / "mail"
         self.mail_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = workdir / f"{self.name}.log"
+        self.log_path = workdir / f"{self.name}-{uuid.uuid4().hex[:6]}.log"
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -132,15 +133,15 @@ class Cluster:
             return ""
         return "\n".join(lines[-tail:])
 
-    def stop(self, *, grace: float = 15.0) -> None:
-        """SIGINT to the cluster's process group (graceful), SIGKILL after `grace` seconds."""
+    def stop(self, *, grace: float = 15.0, sig: int = signal.SIGINT) -> None:
+        """`sig` (SIGINT: graceful) to the cluster's process group, SIGKILL after `grace` seconds."""
         process = self.process
         if process is None:
             return
         pgid = process.pid  # start_new_session: the cluster leads its own process group
         try:
             if process.poll() is None:
-                os.killpg(pgid, signal.SIGINT)
+                os.killpg(pgid, sig)
                 try:
                     process.wait(grace)
                     self.stopped_gracefully = b"has stopped." in self.log_path.read_bytes()
@@ -159,6 +160,10 @@ class Cluster:
             if self._log is not None:
                 self._log.close()
             self.process = None
+
+    def kill(self) -> None:
+        """kill -9 the whole cluster (its process group), as a power cut would."""
+        self.stop(grace=0, sig=signal.SIGKILL)
 
     def queue(self):
         """Point this process's django-q2 at this cluster's queue (see cluster_queue)."""

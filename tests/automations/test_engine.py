@@ -255,6 +255,38 @@ def test_a_run_that_kills_its_worker_stops_at_the_attempt_cap():
     assert not Task.objects.exists()
 
 
+class WorkerDied(BaseException):
+    """Stands for SIGKILL: nothing after it runs, not even an `except Exception`."""
+
+
+def test_a_run_that_kills_its_worker_does_not_spend_the_attempts_of_its_batch_mates():
+    """A batch died once (all three runs counted an attempt). From then on the poisoned run is
+    claimed alone: each time it dies, only its own attempts go up, and the others finish."""
+    automation("invoice_sent", TASK)
+    for _ in range(3):
+        make_invoice(status="sent")
+    run_ids, _ = dispatch.claim_events()
+    poisoned = run_ids[0]
+    start = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.timezone.utc)
+    assert dispatch._claim_runs(run_ids, start) == run_ids  # the first batch, whose worker died
+    real = dispatch._execute_claimed
+
+    def dies_on_poisoned(run, *args):
+        if run.pk == poisoned:
+            raise WorkerDied
+        return real(run, *args)
+
+    later = start + dispatch.LEASE * 2
+    with mock.patch("automations.dispatch._execute_claimed", dies_on_poisoned), pytest.raises(WorkerDied):
+        dispatch.execute_batch(run_ids, now=later)  # the poisoned run is first (fewest attempts, lowest id)
+    assert dict(Run.objects.values_list("pk", "attempts")) == {poisoned: 2, run_ids[1]: 1, run_ids[2]: 1}
+    with mock.patch("automations.dispatch._execute_claimed", dies_on_poisoned), pytest.raises(WorkerDied):
+        dispatch.execute_batch(run_ids, now=later + dispatch.LEASE * 2)  # the others go first now
+    assert dict(Run.objects.values_list("pk", "status")) == {
+        poisoned: "pending", run_ids[1]: "succeeded", run_ids[2]: "succeeded"}
+    assert Task.objects.count() == 2
+
+
 def test_gate_is_kept_by_the_run_that_passed_it_on_a_retry():
     auto = automation("invoice_sent", TASK, frequency="once_per_contact")
     make_invoice(status="sent")
