@@ -186,6 +186,46 @@ def test_void_the_status_and_void_the_button_differ_in_german():
     assert translation_of("Void", context="verb: cancel an invoice") == "Stornieren"
 
 
+# The UI says "du" to the owner and the team, as the help article does; what reaches the business's
+# customers (the ready-made emails) says "Sie". Capitalised "Sie"/"Ihr…" also starts sentences about
+# a thing ("Sie behält ihre Nummer" = the invoice): those entries are listed here, each checked by eye.
+FORMAL = re.compile(r"\b(Sie|Ihnen|Ihr|Ihre|Ihrem|Ihren|Ihrer|Ihres)\b")
+INFORMAL = re.compile(r"\b(du|dich|dir|dein|deine|deinem|deinen|deiner|deines)\b", re.IGNORECASE)
+THIRD_PERSON_SIE = {
+    "The invoice to %(name)s over %(total)s will be canceled. It keeps its number, cannot be sent or paid any more, "
+    "and this cannot be undone.",
+}
+
+
+def customer_email_texts(language: str) -> list[str]:
+    """Subject and body of every ready-made email, in `language` (these go to customers)."""
+    with translation.override(language):
+        return [action[key] for template in TEMPLATES.values() for action in template.build()["actions"]
+                if action["kind"] == "send_email" for key in ("subject", "body")]
+
+
+def test_the_ui_says_du_and_only_customer_emails_say_sie(db):
+    customer_texts = set(customer_email_texts("en"))
+    assert len(customer_texts) >= 6, "the ready-made emails were not found"
+    formal_ui = [e["msgid"] for e in messages()
+                 if e["msgid"] not in customer_texts | THIRD_PERSON_SIE
+                 and any(FORMAL.search(text) for text in e["msgstr"].values())]
+    assert formal_ui == [], f"use du/dein/imperative for the person using the product: {formal_ui}"
+
+
+def test_the_ready_made_customer_emails_stay_formal_in_german(db):
+    by_template = {}
+    with translation.override("de"):
+        for slug, template in TEMPLATES.items():
+            emails = [a for a in template.build()["actions"] if a["kind"] == "send_email"]
+            if emails:
+                by_template[slug] = " ".join(a["subject"] + "\n" + a["body"] for a in emails)
+    assert set(by_template) == {"overdue-reminder", "thank-you", "welcome-recurring"}
+    for slug, text in by_template.items():
+        assert FORMAL.search(text), f"{slug}: a customer is addressed with Sie/Ihr: {text!r}"
+        assert not INFORMAL.search(text), f"{slug}: a customer must not be addressed with du: {text!r}"
+
+
 # --- Pages ------------------------------------------------------------------------------------
 
 
@@ -233,7 +273,7 @@ def test_the_chooser_offers_a_custom_automation_in_german(german):
 def test_every_builder_step_is_german(german):
     builder = Builder(german, reverse("automations:automation-custom"))
     html = builder.get().content.decode()
-    assert "Klicken Sie oben auf den Titel, um Ihrer Automatisierung einen Namen zu geben." in html
+    assert "Klicke oben auf den Titel, um deiner Automatisierung einen Namen zu geben." in html
     for step in ("Name", "Auslöser", "Häufigkeit begrenzen", "Aktionen", "Überprüfen"):
         assert step in html
 
