@@ -126,7 +126,14 @@ class Event(models.Model):
         "invoices.RecurringPayment", on_delete=models.PROTECT, null=True, blank=True, related_name="events",
         verbose_name=_("recurring payment"), db_index=False,
     )
-    contact = models.ForeignKey("invoices.Contact", on_delete=models.PROTECT, related_name="events", verbose_name=_("contact"))
+    # Always the invoice's or the plan's contact, copied by the outbox receiver in the same statement
+    # that reads it, so no foreign key or index of its own in the database: both were checked and
+    # written for every row of the overdue scan's bulk insert (about 0.8 s per 100,000 events) and
+    # no query looks events up by contact. Django still protects a contact that has events.
+    contact = models.ForeignKey(
+        "invoices.Contact", on_delete=models.PROTECT, related_name="events", verbose_name=_("contact"),
+        db_constraint=False, db_index=False,
+    )
     # Makes an event that must happen once (an invoice overdue for a due date) unique: see the
     # constraint below.
     key = models.CharField(_("key"), max_length=100, null=True, blank=True)
