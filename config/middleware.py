@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
 
-# The admin has its own login page. (The ESP webhooks are @login_not_required: config.webhooks.)
-EXEMPT_PREFIXES = ("/admin/", "/i18n/")
+# The admin has its own login page. Pages open to everyone say so with @login_not_required
+# (the language switch, the public invoice page, the ESP webhooks).
+EXEMPT_PREFIXES = ("/admin/",)
 
 
 class LoginRequiredMiddleware(DjangoLoginRequired):
