@@ -7,42 +7,34 @@ attempt never does the work twice (see automations.dispatch).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import datetime as dt
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-if TYPE_CHECKING:
-    from .models import Action as ActionRow
+from core.dates import business_today
+from core.errors import DomainError
+from invoices.public import public_url
+from tasks.models import Task
+from tasks import services as task_services
+from workflows import services as workflow_services
 
+from . import placeholders
+from .errors import ActionError, ActionSkipped
+from .mailer import send_for_run
+from .models import SETTINGS_FIELDS, RunAction, RunActionStatus
+from .models import Action as ActionRow
 
-class ActionError(Exception):
-    """An action could not be carried out; `permanent` ones are not retried."""
-
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.message = str(message)
-        self.permanent = permanent
-
-
-class ActionSkipped(Exception):
-    """The action does not apply to this run (a contact without an email address)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = str(message)
+__all__ = ["ACTIONS", "Action", "ActionBatch", "ActionError", "ActionSkipped"]
 
 
 def run_context(run, *, now, texts: tuple[str, ...] | None = None) -> dict[str, str]:
     """The placeholder values for a run: plain strings in the contact's language (with `texts`,
     only those the texts use)."""
-    from invoices.public import public_url
-    from invoices.services import business_today
-
-    from . import placeholders
-
     event = run.event
     invoice = event.invoice
     return placeholders.context_for(
@@ -53,27 +45,19 @@ def run_context(run, *, now, texts: tuple[str, ...] | None = None) -> dict[str, 
 
 
 def _check_placeholders(action: ActionRow, add, names: tuple[str, ...]) -> None:
-    from .placeholders import PlaceholderError, check
-
     for name in names:
         value = getattr(action, name)
         if isinstance(value, str) and value:
             try:
-                check(value)
-            except PlaceholderError as exc:
+                placeholders.check(value)
+            except placeholders.PlaceholderError as exc:
                 add(name, ValidationError(exc.message, code="placeholder"))
 
 
 def _record(result, **fields) -> None:
-    from .models import RunAction, RunActionStatus
-
     RunAction.objects.filter(pk=result.pk).update(updated_at=timezone.now(), status=RunActionStatus.SUCCEEDED, error="", **fields)
 
 
-# Every settings field of the Action row, whichever kind uses it.
-SETTINGS_FIELDS: tuple[str, ...] = (
-    "subject", "body", "sender_name", "reply_to", "title", "description", "due_in_days", "assignee", "step",
-)
 # A task due further out than this is a typo, and `today + timedelta(days=n)` overflows long before
 # the database column does.
 MAX_DUE_IN_DAYS = 3650
@@ -118,16 +102,6 @@ class Action:
             value = _value(action, name)
             if isinstance(value, str) and ("\n" in value or "\r" in value):
                 add(name, ValidationError(_("This field cannot contain line breaks."), code="line_break"))
-        # A TextField's max_length is enforced only by forms; check it here for every other caller.
-        for name in cls.fields:
-            field = action._meta.get_field(name)
-            value = _value(action, name)
-            if (field.get_internal_type() == "TextField" and field.max_length
-                    and isinstance(value, str) and len(value) > field.max_length):
-                add(name, ValidationError(
-                    _("Ensure this value has at most %(limit_value)d characters (it has %(show_value)d)."),
-                    code="max_length", params={"limit_value": field.max_length, "show_value": len(value)},
-                ))
         cls.clean_kind_settings(action, add)
         if errors:
             raise ValidationError(errors)
@@ -161,17 +135,11 @@ class ActionBatch:
         self.records: list[Any] = []  # RunActions with their new fields set
 
     def record(self, result, **fields) -> None:
-        from .models import RunActionStatus
-
         for name, value in {"status": RunActionStatus.SUCCEEDED, "error": "", **fields}.items():
             setattr(result, name, value)
         self.records.append(result)
 
     def flush(self) -> None:
-        from tasks.models import Task
-
-        from .models import RunAction, RunActionStatus
-
         if self.tasks:
             Task.objects.bulk_create([task for task, _result in self.tasks])
             for task, result in self.tasks:
@@ -179,8 +147,6 @@ class ActionBatch:
         if self.records:
             # One UPDATE … FROM (VALUES …) (PostgreSQL, and SQLite ≥ 3.33); `bulk_update` builds a
             # CASE per field and row, which cost more than all the rest of a batch.
-            from django.db import connection
-
             table = RunAction._meta.db_table
             rows = ", ".join(["(CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS text))"]
                              * len(self.records))
@@ -206,8 +172,6 @@ class SendEmail(Action):
 
     @classmethod
     def execute(cls, *, run, action: ActionRow, result, now) -> None:
-        from .email import send_for_run
-
         send_for_run(run=run, action=action, result=result,
                      context=run_context(run, now=now, texts=(action.subject, action.body)))
 
@@ -236,20 +200,12 @@ class CreateTask(Action):
     @classmethod
     def _build(cls, *, run, action: ActionRow, now):
         """The run's task, checked and not yet saved."""
-        import datetime as dt
-
-        from invoices.errors import DomainError
-        from invoices.services import business_today
-        from tasks.services import create_task
-
-        from . import placeholders
-
         context = run_context(run, now=now, texts=(action.title, action.description))
         due = business_today(now) + dt.timedelta(days=action.due_in_days) if action.due_in_days is not None else None
         # Someone who left (their account switched off) gets no new work: the task goes to the team.
         assignee = action.assignee if action.assignee is not None and action.assignee.is_active else None
         try:
-            return create_task(
+            return task_services.create_task(
                 title=placeholders.single_line(placeholders.render_text(action.title, context))[:300],
                 description=placeholders.render_text(action.description, context),
                 due_date=due, assignee=assignee, contact=run.contact, invoice=run.event.invoice, run=run,
@@ -260,10 +216,6 @@ class CreateTask(Action):
 
     @classmethod
     def execute(cls, *, run, action: ActionRow, result, now) -> None:
-        from django.db import transaction
-
-        from .models import RunAction, RunActionStatus
-
         # The task and its record commit together: a second attempt finds SUCCEEDED and stops.
         with transaction.atomic():
             if RunAction.objects.select_for_update().get(pk=result.pk).status == RunActionStatus.SUCCEEDED:
@@ -298,10 +250,6 @@ class MoveCard(Action):
 
     @classmethod
     def execute(cls, *, run, action: ActionRow, result, now) -> None:
-        from django.db import transaction
-
-        from .models import RunAction, RunActionStatus
-
         # The move and its record commit together: a second attempt finds SUCCEEDED and stops.
         with transaction.atomic():
             if RunAction.objects.select_for_update().get(pk=result.pk).status == RunActionStatus.SUCCEEDED:
@@ -312,11 +260,8 @@ class MoveCard(Action):
 
     @classmethod
     def _place(cls, *, run, action: ActionRow):
-        from invoices.errors import DomainError
-        from workflows.services import place_card
-
         try:
-            return place_card(contact=run.contact, step=action.step)
+            return workflow_services.place_card(contact=run.contact, step=action.step)
         except DomainError as exc:
             raise ActionError(exc.message, permanent=True) from None
 

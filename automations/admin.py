@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from invoices.admin import ServiceErrorsMixin, run_service_on_each
+from core.admin import ServiceErrorsMixin, run_service_on_each
 
 from . import services
 from .forms import ActionInlineForm, ActionInlineFormSet, AutomationAdminForm

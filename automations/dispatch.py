@@ -38,6 +38,8 @@ from django.utils.translation import gettext as _
 
 from invoices.models import InvoiceStatus, RecurringStatus
 
+from .actions import ACTIONS, ActionBatch
+from .errors import ActionError, ActionSkipped
 from .models import (
     Action,
     Automation,
@@ -335,8 +337,6 @@ def _execute_claimed_batch(claimed: list[int], *, now: dt.datetime, deadline: fl
 
 
 def _batchable(run: Run, actions: list[Action]) -> bool:
-    from .actions import ACTIONS
-
     return run.attempts <= MAX_ATTEMPTS and all(ACTIONS[action.kind].batchable for action in actions)
 
 
@@ -365,8 +365,6 @@ def _execute_together(runs: list[Run], actions: dict[int, list[Action]], now: dt
     every run is retried from the start: still once). On any error — a permanent one of a single
     run included — the batch is rolled back and None returned: the caller then executes each run
     on its own, so one run's failure never fails the others."""
-    from .actions import ACTIONS, ActionBatch
-
     outcomes: dict[tuple[str, str], list[int]] = {}
     try:
         with transaction.atomic():
@@ -429,8 +427,6 @@ def _execute_claimed(run: Run, actions: list[Action], results: dict[int, RunActi
 
 
 def _run_actions(run: Run, actions: list[Action], results: dict[int, RunAction], now: dt.datetime) -> str:
-    from .actions import ACTIONS, ActionError, ActionSkipped
-
     skipped: list[str] = []
     done = 0
     for action in actions:

@@ -16,11 +16,12 @@ from django.core.exceptions import ValidationError
 from django.forms import BaseFormSet, formset_factory
 from django.utils.translation import gettext_lazy as _
 
+from core.money import format_money
 from invoices.models import Invoice
 from workflows.models import Step, Workflow
 
-from .actions import SETTINGS_FIELDS
-from .models import Action, ActionKind, Automation
+from . import services
+from .models import SETTINGS_FIELDS, Action, ActionKind, Automation
 from .triggers import FREQUENCY_HELP, Frequency, Trigger
 
 
@@ -220,8 +221,6 @@ class ActionForm(forms.Form):
         return [self[name] for name in KIND_FIELDS.get(self.kind_value, ())]
 
     def clean(self) -> dict[str, Any]:
-        from . import services
-
         cleaned = super().clean()
         kind = cleaned.get("kind")
         if not kind or any(name in self._errors for name in KIND_FIELDS.get(kind, ())):
@@ -285,9 +284,7 @@ class ReviewForm(forms.Form):
 
 class InvoiceChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, invoice: Invoice) -> str:
-        from invoices.templatetags.money import money
-
-        return f"{invoice.number} · {invoice.contact.name} · {money(invoice.total, invoice.currency)} · " \
+        return f"{invoice.number} · {invoice.contact.name} · {format_money(invoice.total, invoice.currency)} · " \
                f"{invoice.get_status_display()}"
 
 

@@ -7,9 +7,14 @@ its actions did. The dispatching engine lives in `automations.services` / `autom
 
 from __future__ import annotations
 
+from functools import cache
+from typing import Any
+
 from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from .triggers import Frequency, Trigger
@@ -19,6 +24,19 @@ class ActionKind(models.TextChoices):
     SEND_EMAIL = "send_email", _("Send email to customer")
     CREATE_TASK = "create_task", _("Create a task")
     MOVE_CARD = "move_card", _("Move card on workflow")
+
+
+# Every settings field of the Action row, whichever kind uses it (each kind says which it uses).
+SETTINGS_FIELDS: tuple[str, ...] = (
+    "subject", "body", "sender_name", "reply_to", "title", "description", "due_in_days", "assignee", "step",
+)
+
+
+@cache
+def action_class(kind: str) -> Any:
+    """The class that carries out an action kind (`automations.actions.ACTIONS[kind]`), looked up
+    on first use, so that this module imports none of the modules that import it."""
+    return import_string("automations.actions.ACTIONS")[kind]
 
 
 class Automation(models.Model):
@@ -63,12 +81,14 @@ class Action(models.Model):
     kind = models.CharField(_("action"), max_length=20, choices=ActionKind.choices)
     # send_email
     subject = models.CharField(_("subject"), max_length=300, blank=True)
-    body = models.TextField(_("body"), blank=True, max_length=20_000)
+    body = models.TextField(_("body"), blank=True, max_length=20_000, validators=[MaxLengthValidator(20_000)])
     sender_name = models.CharField(_("sender name"), max_length=100, blank=True)
     reply_to = models.EmailField(_("reply-to"), blank=True)
     # create_task
     title = models.CharField(_("task title"), max_length=300, blank=True)
-    description = models.TextField(_("task description"), blank=True, max_length=10_000)
+    description = models.TextField(
+        _("task description"), blank=True, max_length=10_000, validators=[MaxLengthValidator(10_000)]
+    )
     due_in_days = models.PositiveIntegerField(_("due in (days)"), null=True, blank=True)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
@@ -106,11 +126,8 @@ class Action(models.Model):
             "kind": self.get_kind_display()}
 
     def clean(self) -> None:
-        from .actions import ACTIONS
-
-        action_class = ACTIONS.get(self.kind)
-        if action_class is not None:  # an unknown kind is reported by the field's own validation
-            action_class.clean_settings(self)
+        if self.kind in ActionKind.values:  # an unknown kind is reported by the field's own validation
+            action_class(self.kind).clean_settings(self)
 
 
 class Event(models.Model):

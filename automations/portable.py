@@ -28,12 +28,11 @@ from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from invoices.errors import DomainError
+from core.errors import DomainError
 from workflows.models import Step, Workflow
 
 from . import services
-from .actions import SETTINGS_FIELDS
-from .models import Action, Automation
+from .models import SETTINGS_FIELDS, Action, Automation
 
 AUTOMATION_KEYS: tuple[str, ...] = ("name", "trigger", "frequency", "is_active", "actions")
 # `is_active` may be left out (the automation is imported switched off); the others may not.

@@ -16,17 +16,16 @@ from django.dispatch import receiver
 
 from invoices import signals
 
+from . import dispatch
 from .models import Event
 from .triggers import Trigger
 
 
 def _wake_on_commit() -> None:
-    from .dispatch import request_dispatch
-
     # robust: the change is committed whatever happens to the wake-up. A broker that is down must
     # not turn a recorded payment into an error for its caller; the failure is logged and the
     # sweeper dispatches the event later.
-    transaction.on_commit(request_dispatch, robust=True)
+    transaction.on_commit(dispatch.request_dispatch, robust=True)
 
 
 def _record(*, kind: str, key: str, now, contact_id: int, invoice_id: int | None = None, recurring_id: int | None = None) -> None:

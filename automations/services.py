@@ -19,12 +19,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from invoices.errors import DomainError
-from invoices.validators import reject_null_characters
+from core.errors import DomainError, messages_by_field
+from core.validators import reject_null_characters
 from workflows.models import Step
 
-from .actions import ACTIONS, SETTINGS_FIELDS
-from .models import Action, ActionKind, Automation, Run, RunAction, RunActionStatus, RunStatus
+from .actions import ACTIONS
+from . import dispatch
+from .models import SETTINGS_FIELDS, Action, ActionKind, Automation, Run, RunAction, RunActionStatus, RunStatus
 from .triggers import Frequency, Trigger
 
 # Strings that are one line are trimmed; texts (body, description) are kept as written.
@@ -65,12 +66,6 @@ def _describe(model: type, field: str, messages: list[str]) -> str:
     return f"{label[:1].upper()}{label[1:]}: {text}"
 
 
-def _messages(exc: ValidationError) -> dict[str, list[str]]:
-    if hasattr(exc, "error_dict"):
-        return {field: [str(m) for m in ValidationError(errors).messages] for field, errors in exc.error_dict.items()}
-    return {NON_FIELD_ERRORS: [str(m) for m in exc.messages]}
-
-
 # --- Validation -------------------------------------------------------------------------------
 
 
@@ -96,7 +91,7 @@ def _build_automation(automation: Automation, *, name: Any, trigger: Any, freque
         reject_null_characters(automation, exclude=["created_by", *errors])
         automation.full_clean(exclude=["created_by", *errors], validate_constraints=False)
     except ValidationError as exc:
-        for field, messages in _messages(exc).items():
+        for field, messages in messages_by_field(exc).items():
             errors.setdefault(field, messages)
     return errors
 
@@ -141,12 +136,12 @@ def build_action(data: Mapping[str, Any], *, position: int = 0) -> tuple[Action,
         reject_null_characters(action, exclude=["automation", *errors])
         action.clean_fields(exclude=["automation", *errors])
     except ValidationError as exc:
-        field_errors = _messages(exc)
+        field_errors = messages_by_field(exc)
     # The kind's own messages say more than the field's generic ones, so they win per field.
     try:
         action.clean()
     except ValidationError as exc:
-        field_errors.update(_messages(exc))
+        field_errors.update(messages_by_field(exc))
     for field, messages in field_errors.items():
         errors.setdefault(field, messages)
     return action, errors
@@ -316,8 +311,6 @@ def retry_run(*, run: Run, by=None) -> Run:
     """failed → pending, with its failed or uncertain actions to be done again; executed at once
     by the queue. Actions that succeeded are not repeated. An email whose delivery was `unknown`
     is sent again: retrying is the person's decision that it did not arrive."""
-    from .dispatch import enqueue_runs
-
     with transaction.atomic():
         changed = Run.objects.filter(pk=run.pk, status=RunStatus.FAILED).update(
             status=RunStatus.PENDING, attempts=0, next_attempt_at=None, locked_until=None, error="", finished_at=None
@@ -328,6 +321,6 @@ def retry_run(*, run: Run, by=None) -> Run:
                 "status": RunStatus(current).label if current else _("deleted")})
         RunAction.objects.filter(run=run, status__in=[RunActionStatus.FAILED, RunActionStatus.UNKNOWN]).update(
             status=RunActionStatus.PENDING, error="")
-        transaction.on_commit(lambda: enqueue_runs([run.pk]))
+        transaction.on_commit(lambda: dispatch.enqueue_runs([run.pk]))
     run.refresh_from_db()
     return run

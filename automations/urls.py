@@ -16,6 +16,8 @@ urlpatterns = [
     path("export/", requires("automations.view_automation", views.automation_export), name="automation-export"),
     path("import/", requires("automations.add_automation", views.automation_import), name="automation-import"),
     path("runs/<int:pk>/retry/", requires("automations.change_automation", views.run_retry), name="run-retry"),
+    # The invoice page's timeline (a fragment it loads by this name).
+    path("invoices/<int:pk>/timeline/", requires("invoices.view_invoice", views.invoice_timeline), name="invoice-timeline"),
     path("<int:pk>/", requires("automations.view_automation", views.automation_detail), name="automation-detail"),
     path("<int:pk>/edit/", requires("automations.change_automation", views.automation_edit), name="automation-edit"),
     path("<int:pk>/switch/", requires("automations.change_automation", views.automation_switch), name="automation-switch"),

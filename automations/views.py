@@ -15,26 +15,28 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.mail import get_connection
-from django.core.paginator import Paginator
 from django.db.models import Count, Max, Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import formats, timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
-from invoices.errors import DomainError
+from core.dates import business_today
+from core.errors import DomainError
+from core.views import flash_service, paginate, render_fragment, safe_next
 from invoices.models import Invoice
+from invoices.public import public_url
 
 from . import placeholders, portable, services
-from .email import build_message
+from .mailer import build_message
 from .forms import KIND_ICONS, ImportForm, SendTestForm, invoice_choices_queryset
 from .models import Action, ActionKind, Automation, Run, RunAction, RunStatus
-from .templates_catalog import TEMPLATES
+from .presets import TEMPLATES
+from .timeline import invoice_timeline as build_timeline
 from .triggers import FREQUENCY_HELP
 from .wizard import AutomationWizard, action_summary, start_wizard, wizard_url
 
@@ -46,14 +48,6 @@ wizard = AutomationWizard.as_view()
 def _actions_prefetch() -> Prefetch:
     return Prefetch("actions", queryset=Action.objects.select_related("assignee", "step__workflow")
                     .order_by("position", "pk"))
-
-
-def _back(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                   require_https=request.is_secure()):
-        return target
-    return default
 
 
 # --- List and chooser --------------------------------------------------------------------------
@@ -93,15 +87,6 @@ def automation_edit(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Detail ------------------------------------------------------------------------------------
 
 
-def _task_url(task) -> str:
-    for name, args in (("tasks:task-detail", [task.pk]), ("tasks:task-list", [])):
-        try:
-            return reverse(name, args=args)
-        except NoReverseMatch:
-            continue
-    return ""
-
-
 def automation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     automation = get_object_or_404(Automation.objects.prefetch_related(_actions_prefetch()), pk=pk)
     runs = (
@@ -111,10 +96,7 @@ def automation_detail(request: HttpRequest, pk: int) -> HttpResponse:
                                    .order_by("position")))
         .order_by("-created_at", "-pk")
     )
-    page = Paginator(runs, RUNS_PER_PAGE).get_page(request.GET.get("page"))
-    for run in page.object_list:
-        for result in run.results.all():
-            result.task_url = _task_url(result.task) if result.task_id else ""
+    page = paginate(request, runs, per_page=RUNS_PER_PAGE)
     actions = [{"action": action, "icon": KIND_ICONS.get(action.kind, "bi-lightning"),
                 "lines": action_summary(action)} for action in automation.actions.all()]
     return render(request, "automations/automation_detail.html", {
@@ -128,26 +110,18 @@ def automation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def automation_switch(request: HttpRequest, pk: int) -> HttpResponse:
     automation = get_object_or_404(Automation, pk=pk)
     active = request.POST.get("active") in ("1", "on", "true")
-    try:
-        services.set_automation_active(automation=automation, active=active, by=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        message = _("“%(name)s” is switched on.") if active else _("“%(name)s” is switched off.")
-        messages.success(request, message % {"name": automation.name})
-    return redirect(_back(request, reverse("automations:automation-detail", args=[automation.pk])))
+    message = _("“%(name)s” is switched on.") if active else _("“%(name)s” is switched off.")
+    flash_service(request, lambda: services.set_automation_active(automation=automation, active=active, by=request.user),
+                  message % {"name": automation.name})
+    return redirect(safe_next(request, reverse("automations:automation-detail", args=[automation.pk])))
 
 
 @require_http_methods(["GET", "POST"])
 def automation_delete(request: HttpRequest, pk: int) -> HttpResponse:
     automation = get_object_or_404(Automation.objects.annotate(run_count=Count("runs")), pk=pk)
     if request.method == "POST":
-        try:
-            services.delete_automation(automation=automation, by=request.user)
-        except DomainError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, _("“%(name)s” was deleted.") % {"name": automation.name})
+        flash_service(request, lambda: services.delete_automation(automation=automation, by=request.user),
+                      _("“%(name)s” was deleted.") % {"name": automation.name})
         return redirect("automations:automation-list")
     return render(request, "automations/automation_confirm_delete.html", {"automation": automation})
 
@@ -167,16 +141,25 @@ def run_retry(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, _("The run was tried again and failed again: %(error)s") % {"error": run.error})
         else:
             messages.success(request, _("The run will be tried again in a moment."))
-    return redirect(_back(request, default))
+    return redirect(safe_next(request, default))
+
+
+# --- An invoice's timeline (a fragment of the invoice page) -----------------------------------
+
+
+def invoice_timeline(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = get_object_or_404(Invoice, pk=pk)
+    return render_fragment(
+        request, "automations/_invoice_timeline.html", {"invoice": invoice, "timeline": build_timeline(invoice)},
+        title=_("Timeline of invoice %(number)s") % {"number": invoice.number},
+        back_url=reverse("invoices:invoice-detail", args=[invoice.pk]), back_label=_("Back to the invoice"),
+    )
 
 
 # --- Send test ---------------------------------------------------------------------------------
 
 
 def _invoice_context(invoice: Invoice) -> dict[str, str]:
-    from invoices.public import public_url
-    from invoices.services import business_today
-
     contact = invoice.contact
     return placeholders.context_for(
         contact=contact, invoice=invoice, plan=invoice.recurring, today=business_today(),
@@ -188,8 +171,6 @@ def send_test(*, automation: Automation, invoice: Invoice, user) -> list[dict[st
     """Carry the automation's actions out for `invoice` as a test: no Run, no frequency limit, the
     email only to `user`, no task created and no card moved (what they would do is described).
     Returns one result per action: {"label", "icon", "status" (done/skipped/failed), "text"}."""
-    from invoices.services import business_today
-
     contact = invoice.contact
     context = _invoice_context(invoice)
     token = secrets.token_hex(6)

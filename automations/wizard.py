@@ -46,7 +46,7 @@ from formtools.wizard.forms import ManagementForm
 from formtools.wizard.storage import get_storage
 from formtools.wizard.views import SessionWizardView, StepsHelper
 
-from invoices.errors import DomainError
+from core.errors import DomainError
 
 from . import placeholders, services
 from .forms import (

@@ -72,6 +72,16 @@ def child_env(database: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def run_script(env: dict[str, str], script: str, *args: str) -> str:
+    """Run one of this folder's scripts (e.g. load_bulk.py) in a child; its output, or an error."""
+    proc = subprocess.run(
+        [PYTHON, str(BENCH_DIR / script), *args], cwd=ROOT, env=env, text=True, capture_output=True, check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{script} {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc.stdout
+
+
 def manage(env: dict[str, str], *args: str, quiet: bool = True) -> str:
     proc = subprocess.run(
         [PYTHON, str(ROOT / "manage.py"), *args], cwd=ROOT, env=env, text=True, capture_output=True, check=False,

@@ -74,8 +74,9 @@ def child(*, broker_name: str, events: int, contacts: int, mode: str) -> None:
 
     from automations.models import Event, Run, RunAction
     from automations.services import create_automation
+    from core.dates import business_today
     from invoices import services
-    from invoices.demo import ensure_bench_contacts
+    from bench.load_bulk import ensure_bench_contacts
     from invoices.models import Contact
     from tasks.models import Task
 
@@ -89,7 +90,7 @@ def child(*, broker_name: str, events: int, contacts: int, mode: str) -> None:
                   "description": "Sent on {{ invoice.issue_date }}, due {{ invoice.due_date }}.", "due_in_days": 7,
                   "assignee": None}],
     )
-    today = services.business_today()
+    today = business_today()
     drafts = []
     for start in range(0, events, 500):
         with transaction.atomic():

@@ -66,8 +66,9 @@ def child(*, broker_name: str, payments: int, spacing: float) -> None:
 
     from automations.models import Event, Run, RunAction
     from automations.services import create_automation
+    from core.dates import business_today
     from invoices import services
-    from invoices.demo import ensure_bench_contacts
+    from bench.load_bulk import ensure_bench_contacts
     from invoices.models import Contact, Invoice
 
     mail_dir = Path(settings.EMAIL_FILE_PATH)
@@ -79,7 +80,7 @@ def child(*, broker_name: str, payments: int, spacing: float) -> None:
                   "body": "Hello {{ contact.first_name }},\n\nwe received your payment for {{ invoice.number }}.\n",
                   "sender_name": "Bench GmbH", "reply_to": "billing@bench.example"}],
     )
-    today = services.business_today()
+    today = business_today()
     invoices = []
     for person in people:
         invoice = services.create_invoice(

@@ -5,7 +5,7 @@
     .venv/bin/python bench/overdue_scan.py --size 100000 1000000 --reuse   # memory: flat in N?
 
 For each size: a database (`inv_bench_scan` for 1M, else `inv_bench_scan_<N>`) is built once with
-`manage.py load_demo --invoices N --overdue-share 0.1 --no-progress`. Then, 3× alternating, each
+`bench/load_bulk.py --invoices N --overdue-share 0.1 --no-progress`. Then, 3× alternating, each
 measurement starts from the same state (every overdue invoice back to `sent`, the overdue events
 and their runs deleted, the dispatch flag and ORM queue emptied, VACUUM ANALYZE, CHECKPOINT) and
 runs in a fresh child process:
@@ -36,12 +36,12 @@ from _common import (
     child_env,
     db_exists,
     emit,
-    manage,
     median,
     migrate,
     pg,
     recreate_db,
     run_child,
+    run_script,
     table,
     write_results,
 )
@@ -70,7 +70,7 @@ def child(method: str, trace: bool) -> None:
     from django.utils import timezone
 
     from automations.jobs import scan_overdue
-    from invoices.services import business_today, db_datetime
+    from core.dates import business_today, db_datetime
 
     connection.ensure_connection()
     statements: list[tuple[str, float, int]] = []
@@ -143,11 +143,11 @@ def prepare(database: str, size: int, reuse: bool) -> dict:
         print(f"{database}: reusing {count:,} invoices", flush=True)
         migrate(database)  # a fixture from an older checkout may miss the newest migrations
         return {"built": False, "seconds": 0.0}
-    print(f"{database}: building {size:,} invoices with load_demo (this takes a while) …", flush=True)
+    print(f"{database}: building {size:,} invoices with load_bulk.py (this takes a while) …", flush=True)
     started = time.monotonic()
     recreate_db(database)
     migrate(database)
-    out = manage(child_env(database), "load_demo", "--invoices", str(size), "--overdue-share", "0.1", "--no-progress")
+    out = run_script(child_env(database), "load_bulk.py", "--invoices", str(size), "--overdue-share", "0.1", "--no-progress")
     seconds = time.monotonic() - started
     print("  " + out.strip().splitlines()[-2 if len(out.strip().splitlines()) > 1 else -1], flush=True)
     print(f"  built in {seconds:.0f} s", flush=True)

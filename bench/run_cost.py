@@ -45,8 +45,9 @@ def child(*, kind: str, runs: int) -> None:
     from automations.dispatch import dispatch_pending
     from automations.models import Automation, Run
     from automations.services import create_automation
+    from core.dates import business_today
     from invoices import services
-    from invoices.demo import ensure_bench_contacts
+    from bench.load_bulk import ensure_bench_contacts
     from invoices.models import Contact
 
     Automation.objects.update(is_active=False)
@@ -61,7 +62,7 @@ def child(*, kind: str, runs: int) -> None:
                                    is_active=True, actions=[action])
     contact_ids, _ = ensure_bench_contacts(200)
     people = list(Contact.objects.filter(pk__in=contact_ids).order_by("pk"))
-    today = services.business_today()
+    today = business_today()
     with transaction.atomic():
         drafts = [services.create_invoice(
             contact=people[i % len(people)], issue_date=today, due_date=today + dt.timedelta(days=14),

@@ -86,6 +86,8 @@ INSTALLED_APPS = [
     "tasks",
     "workflows",
     "accounts",
+    "dashboard",
+    "demo",
     # Login throttling: failed logins are counted per user name and address (see Auth below).
     "axes",
 ]

@@ -6,7 +6,8 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.permissions import requires
 from accounts.views import set_language
-from invoices.views import dashboard, public_invoice
+from dashboard.views import dashboard
+from invoices.views import public_invoice
 
 from .webhooks import tracking_webhook
 

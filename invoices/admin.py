@@ -11,89 +11,29 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
-from babel.numbers import get_currency_name
 from django import forms
 from django.conf import settings
-from django.contrib import admin, messages
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponseRedirect
+from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import ServiceErrorsMixin, run_service_on_each, status_badge
+
+from core.dates import business_today
+
 from . import services
-from .errors import DomainError
-from .forms import check_plan_start
+from .forms import check_plan_start, currency_choices
 from .models import Contact, Invoice, InvoiceStatus, LineItem, Payment, RecurringPayment, RecurringStatus
-from .validators import currency_codes, validate_business_date
-
-COMMON_CURRENCIES = ["EUR", "USD", "GBP", "CHF"]
-
-STATUS_COLOURS = {
-    "draft": "#6c757d", "sent": "#0d6efd", "paid": "#198754", "overdue": "#dc3545", "void": "#adb5bd",
-    "scheduled": "#6c757d", "active": "#198754", "canceled": "#adb5bd", "ended": "#adb5bd",
-}
-
-
-def status_badge(obj: Any) -> str:
-    colour = STATUS_COLOURS.get(obj.status, "#6c757d")
-    return format_html(
-        '<span style="background:{};color:#fff;border-radius:8px;padding:2px 8px;white-space:nowrap">{}</span>',
-        colour, obj.get_status_display(),
-    )
-
-
-def currency_choices() -> list[tuple[str, str]]:
-    others = sorted(currency_codes() - set(COMMON_CURRENCIES))
-    return [(code, f"{code} — {get_currency_name(code, locale='en')}") for code in COMMON_CURRENCIES + others]
-
-
-def run_service_on_each(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, call: Callable[[Any], Any],
-    done: str | Callable[[int], str],
-) -> None:
-    """Call a service per selected object; report how many worked and each refusal by name.
-    `done` is a "%(count)d …" text or a function of the count (for ngettext)."""
-    ok = 0
-    for obj in queryset:
-        try:
-            call(obj)
-        except DomainError as exc:
-            modeladmin.message_user(request, exc.message, messages.ERROR)
-        else:
-            ok += 1
-    if ok:
-        text = done(ok) if callable(done) else done % {"count": ok}
-        modeladmin.message_user(request, text, messages.SUCCESS)
-
+from .validators import validate_business_date
 
 def check_dates(form: forms.BaseForm, *names: str) -> None:
     """The services' date range (validate_business_date), shown at the field before saving."""
     for name in names:
         if name in form.fields:
             form.fields[name].validators.append(validate_business_date)
-
-
-class ServiceErrorsMixin:
-    """A DomainError that the form could not foresee (someone changed the data meanwhile) becomes
-    an error message on the same page instead of a server error. The admin view runs in a
-    transaction, so nothing of the attempt is kept."""
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except DomainError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-    def delete_view(self, request, object_id, extra_context=None):
-        try:
-            return super().delete_view(request, object_id, extra_context)
-        except DomainError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
 
 # --- Contacts ---------------------------------------------------------------------------------
@@ -135,7 +75,7 @@ class InvoiceForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         check_dates(self, "issue_date", "due_date")
         if not self.instance.pk:
-            today = services.business_today()
+            today = business_today()
             self.initial.setdefault("issue_date", today)
             self.initial.setdefault("due_date", today + dt.timedelta(days=settings.DEFAULT_PAYMENT_TERMS_DAYS))
             self.initial.setdefault("currency", settings.DEFAULT_CURRENCY)
@@ -304,7 +244,7 @@ class PaymentForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         check_dates(self, "date")
-        self.initial.setdefault("date", services.business_today())
+        self.initial.setdefault("date", business_today())
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -366,7 +306,7 @@ class RecurringForm(forms.ModelForm):
         check_dates(self, "start_date", "end_date")
         if not self.instance.pk:
             self.initial.setdefault("currency", settings.DEFAULT_CURRENCY)
-            self.initial.setdefault("start_date", services.business_today())
+            self.initial.setdefault("start_date", business_today())
             self.initial.setdefault("payment_terms_days", settings.DEFAULT_PAYMENT_TERMS_DAYS)
 
     def clean_start_date(self) -> dt.date:

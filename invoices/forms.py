@@ -1,6 +1,6 @@
 """Forms of the invoice pages. They check input and show errors at their fields; every change of
 state is made by `invoices.services`, whose DomainError the views put back on the form
-(`add_domain_error`)."""
+(`core.forms.add_domain_error`)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from .errors import DomainError
+from core.dates import business_today
+
 from .models import Contact, Interval, PaymentMethod
-from .services import business_today
 from .validators import currency_codes, validate_business_date
 
 COMMON_CURRENCIES = ["EUR", "USD", "GBP", "CHF"]
@@ -47,11 +47,6 @@ class DateInput(forms.DateInput):
 
     def __init__(self, attrs: dict | None = None) -> None:
         super().__init__(attrs=attrs, format="%Y-%m-%d")
-
-
-def add_domain_error(form: forms.BaseForm, exc: DomainError) -> None:
-    """Show a service's refusal at the field it names, or at the top of the form."""
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
 
 class NoLineBreaksMixin:

@@ -7,7 +7,7 @@ that keep it sane, and the arithmetic (`Invoice.compute_totals`) in one place.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,14 +17,12 @@ from django.db.models import F, Q
 from django.db.models.functions import Round
 from django.utils.translation import gettext_lazy as _
 
-from .validators import validate_currency, validate_no_line_breaks
+from core.money import quantize_money
+from core.validators import validate_no_line_breaks
 
-CENT = Decimal("0.01")
+from .validators import validate_currency
+
 MONEY = {"max_digits": 14, "decimal_places": 2}
-
-
-def quantize_money(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 class Language(models.TextChoices):

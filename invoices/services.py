@@ -22,9 +22,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.dates import business_today
+from core.errors import DomainError, as_domain_error, validate
+from core.validators import reject_null_characters
+
 from . import signals
-from .errors import DomainError
-from .validators import reject_null_characters, validate_business_date
+from .validators import validate_business_date
 from .models import (
     Contact,
     Interval,
@@ -43,27 +46,6 @@ OPEN_STATUSES = (InvoiceStatus.SENT, InvoiceStatus.OVERDUE)
 
 def _now(now: dt.datetime | None) -> dt.datetime:
     return now or timezone.now()
-
-
-def business_today(now: dt.datetime | None = None) -> dt.date:
-    """Today's date in the business time zone (settings.TIME_ZONE)."""
-    return timezone.localdate(_now(now))
-
-
-def _validation_message(exc: ValidationError) -> str:
-    if hasattr(exc, "message_dict"):
-        return " ".join(f"{msg}" for msgs in exc.message_dict.values() for msg in msgs)
-    return " ".join(exc.messages)
-
-
-def _full_clean(obj: Any, *, exclude: Iterable[str] = ()) -> None:
-    """The model's own validation (field validators and clean()), as a DomainError naming the field."""
-    try:
-        reject_null_characters(obj, exclude=exclude)
-        obj.full_clean(exclude=list(exclude), validate_constraints=False)
-    except ValidationError as exc:
-        fields = list(getattr(exc, "message_dict", {}))
-        raise DomainError(_validation_message(exc), field=fields[0] if len(fields) == 1 else None) from None
 
 
 def to_money(value: Any, *, field: str = "amount") -> Decimal:
@@ -101,7 +83,7 @@ def check_date(value: dt.date | None, *, field: str) -> None:
     try:
         validate_business_date(value)
     except ValidationError as exc:
-        raise DomainError(_validation_message(exc), field=field) from None
+        raise DomainError(as_domain_error(exc).message, field=field) from None
 
 
 def db_datetime(value: dt.datetime) -> Any:
@@ -114,7 +96,7 @@ def db_datetime(value: dt.datetime) -> Any:
 
 def create_contact(*, name: str, email: str = "", phone: str = "", company: str = "", language: str = "en") -> Contact:
     contact = Contact(name=name.strip(), email=email.strip(), phone=phone.strip(), company=company.strip(), language=language)
-    _full_clean(contact)
+    validate(contact)
     contact.save()
     return contact
 
@@ -166,7 +148,7 @@ def _build_items(invoice: Invoice, items: Iterable[Mapping[str, Any] | LineItem]
             reject_null_characters(line, exclude=["invoice"])
             line.full_clean(exclude=["invoice"], validate_constraints=False)
         except ValidationError as exc:
-            raise DomainError(_("Line %(n)d: %(error)s") % {"n": position + 1, "error": _validation_message(exc)}) from None
+            raise DomainError(_("Line %(n)d: %(error)s") % {"n": position + 1, "error": as_domain_error(exc).message}) from None
         for name in ("quantity", "unit_price", "tax_rate"):
             if not getattr(line, name).is_finite():
                 raise DomainError(_("Line %(n)d: quantity, price and tax rate must be numbers.") % {"n": position + 1})
@@ -218,7 +200,7 @@ def create_invoice(
 
 
 def _check_invoice_fields(invoice: Invoice) -> None:
-    _full_clean(invoice, exclude=["number", "contact", "recurring", "created_by"])
+    validate(invoice, exclude=["number", "contact", "recurring", "created_by"])
 
 
 def update_draft_invoice(
@@ -541,7 +523,7 @@ def create_recurring(
         payment_terms_days=settings.DEFAULT_PAYMENT_TERMS_DAYS if payment_terms_days is None else payment_terms_days,
         created_by=by,
     )
-    _full_clean(plan, exclude=["contact", "created_by"])
+    validate(plan, exclude=["contact", "created_by"])
     plan.save()
     return plan
 

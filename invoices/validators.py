@@ -4,7 +4,6 @@ from functools import lru_cache
 
 from babel.numbers import list_currencies
 from django.core.exceptions import ValidationError
-from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.translation import gettext_lazy as _
 
 
@@ -22,11 +21,6 @@ def validate_currency(value: str) -> None:
         )
 
 
-def validate_no_line_breaks(value: str) -> None:
-    if "\n" in value or "\r" in value:
-        raise ValidationError(_("This field cannot contain line breaks."), code="line_break")
-
-
 # Dates outside these years are typing mistakes (0026 for 2026, 9999 for "never"), and near the
 # ends of Python's calendar the payment terms or the next period overflow it.
 FIRST_YEAR, LAST_YEAR = 2000, 2099
@@ -38,16 +32,3 @@ def validate_business_date(value) -> None:
             _("Enter a date between %(first)d and %(last)d."), code="date_out_of_range",
             params={"first": FIRST_YEAR, "last": LAST_YEAR},
         )
-
-
-def reject_null_characters(obj, *, exclude=()) -> None:
-    """A ValidationError for every text field of `obj` holding a NUL character, which PostgreSQL
-    cannot store (it raises a DataError, a server error). Forms refuse NUL already; this is for
-    the services' other callers (imports, scripts)."""
-    errors = {
-        field.name: [ProhibitNullCharactersValidator.message]
-        for field in obj._meta.concrete_fields
-        if field.name not in exclude and isinstance(value := getattr(obj, field.attname, None), str) and "\x00" in value
-    }
-    if errors:
-        raise ValidationError(errors, code="null_characters_not_allowed")

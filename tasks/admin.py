@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from invoices.admin import ServiceErrorsMixin, run_service_on_each
+from core.admin import ServiceErrorsMixin, run_service_on_each
 
 from . import services
 from .models import Task

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -17,7 +18,9 @@ class Task(models.Model):
     Status = TaskStatus
 
     title = models.CharField(_("title"), max_length=300)
-    description = models.TextField(_("description"), blank=True, max_length=10_000)
+    description = models.TextField(
+        _("description"), blank=True, max_length=10_000, validators=[MaxLengthValidator(10_000)]
+    )
     due_date = models.DateField(_("due date"), null=True, blank=True)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks",

@@ -9,36 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from invoices.errors import DomainError
-from invoices.validators import reject_null_characters
+from core.errors import DomainError, validate
 
 from .models import Task, TaskStatus
-
-
-def _validation_error(exc: ValidationError) -> DomainError:
-    if hasattr(exc, "error_dict"):
-        fields = list(exc.message_dict)
-        message = " ".join(msg for msgs in exc.message_dict.values() for msg in msgs)
-        return DomainError(message, field=fields[0] if len(fields) == 1 else None)
-    return DomainError(" ".join(exc.messages))
-
-
-def _check_text_length(task: Task) -> None:
-    # A TextField's max_length is enforced by forms only, not by full_clean().
-    for name in ("description",):
-        limit = Task._meta.get_field(name).max_length
-        value = getattr(task, name)
-        if limit and len(value) > limit:
-            raise DomainError(
-                _("The %(field)s can have at most %(limit)d characters (it has %(length)d).") % {
-                    "field": Task._meta.get_field(name).verbose_name, "limit": limit, "length": len(value)},
-                field=name,
-            )
 
 
 def create_task(
@@ -80,15 +57,7 @@ def create_task(
         )
     except (TypeError, ValueError) as exc:  # e.g. assignee="bob" instead of a User
         raise DomainError(_("The task cannot be created: %(error)s") % {"error": exc}) from None
-    _check_text_length(task)
-    try:
-        reject_null_characters(task)
-        task.full_clean(
-            exclude=["assignee", "contact", "invoice", "run", "created_by", "completed_by"],
-            validate_constraints=False,
-        )
-    except ValidationError as exc:
-        raise _validation_error(exc) from None
+    validate(task, exclude=["assignee", "contact", "invoice", "run", "created_by", "completed_by"])
     if save:
         with transaction.atomic():
             task.save()

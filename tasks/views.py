@@ -4,42 +4,26 @@ is shown to the user as it is, never as a server error."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from invoices.errors import DomainError
+from core.dates import business_today
+from core.errors import DomainError
+from core.forms import add_domain_error
+from core.views import flash_service, paginate, render_fragment, safe_next
 from invoices.models import Contact, Invoice
-from invoices.services import business_today
 
 from . import services
 from .forms import TaskFilterForm, TaskForm
 from .models import Task, TaskStatus
 
-PAGE_SIZE = 25
 TABS = {"mine": gettext_lazy("Mine"), "team": gettext_lazy("Team"), "all": gettext_lazy("All")}
 DEFAULT_TAB = "mine"
-
-
-def contact_url(pk: int) -> str:
-    # The contact pages belong to the invoices app; a plain path until its URL name exists.
-    try:
-        return reverse("invoices:contact-detail", args=[pk])
-    except NoReverseMatch:
-        return f"/invoices/contacts/{pk}/"
-
-
-def invoice_url(pk: int) -> str:
-    try:
-        return reverse("invoices:invoice-detail", args=[pk])
-    except NoReverseMatch:
-        return f"/invoices/{pk}/"
 
 
 def _tab_filter(tab: str, user) -> Q:
@@ -77,12 +61,10 @@ def task_list(request: HttpRequest) -> HttpResponse:
         tasks = tasks.filter(status=TaskStatus.OPEN)
     tasks = _ordered(tasks.select_related("assignee", "contact", "invoice", "run__automation"))
 
-    page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, tasks)
     today = business_today()
     for task in page:
         task.is_overdue = task.status == TaskStatus.OPEN and task.due_date is not None and task.due_date < today
-        task.contact_url = contact_url(task.contact_id) if task.contact_id else ""
-        task.invoice_url = invoice_url(task.invoice_id) if task.invoice_id else ""
         run = task.run
         task.automation_name = run.automation.name if run is not None else ""
     return render(request, "tasks/task_list.html", {
@@ -114,7 +96,7 @@ def task_create(request: HttpRequest) -> HttpResponse:
                     assignee=data["assignee"], contact=data["contact"], invoice=data["invoice"], by=request.user,
                 )
             except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                add_domain_error(form, exc)
             else:
                 messages.success(request, _("Task “%(title)s” created.") % {"title": task.title})
                 return redirect(f"{reverse('tasks:task-list')}?tab={_tab_for(task, request.user)}")
@@ -134,34 +116,28 @@ def task_create(request: HttpRequest) -> HttpResponse:
     return render(request, "tasks/task_form.html", {"form": form})
 
 
-def _back(request: HttpRequest) -> str:
-    """Where a button on the list returns to: the page it was pressed on (same site only)."""
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                  require_https=request.is_secure()):
-        return target
-    return reverse("tasks:task-list")
-
-
 @require_POST
 def task_complete(request: HttpRequest, pk: int) -> HttpResponse:
     task = get_object_or_404(Task, pk=pk)
-    try:
-        services.complete_task(task=task, by=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("Task “%(title)s” is done.") % {"title": task.title})
-    return redirect(_back(request))
+    flash_service(request, lambda: services.complete_task(task=task, by=request.user),
+                  _("Task “%(title)s” is done.") % {"title": task.title})
+    return redirect(safe_next(request, reverse("tasks:task-list")))
 
 
 @require_POST
 def task_reopen(request: HttpRequest, pk: int) -> HttpResponse:
     task = get_object_or_404(Task, pk=pk)
-    try:
-        services.reopen_task(task=task, by=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("Task “%(title)s” is open again.") % {"title": task.title})
-    return redirect(_back(request))
+    flash_service(request, lambda: services.reopen_task(task=task, by=request.user),
+                  _("Task “%(title)s” is open again.") % {"title": task.title})
+    return redirect(safe_next(request, reverse("tasks:task-list")))
+
+
+def contact_tasks(request: HttpRequest, pk: int) -> HttpResponse:
+    """A contact's tasks, open first (the newest 20), for the contact's page."""
+    contact = get_object_or_404(Contact, pk=pk)
+    tasks = _ordered(contact.tasks.select_related("assignee", "invoice"))[:20]
+    return render_fragment(
+        request, "tasks/_contact_tasks.html", {"contact": contact, "tasks": tasks},
+        title=_("Tasks of %(name)s") % {"name": contact.name},
+        back_url=reverse("invoices:contact-detail", args=[contact.pk]), back_label=_("Back to the contact"),
+    )

@@ -4,6 +4,8 @@ team member, each by their role (the groups accounts.roles creates), and an outs
 from __future__ import annotations
 
 import datetime as dt
+import re
+from html import unescape
 from decimal import Decimal
 from typing import Any
 
@@ -80,3 +82,20 @@ def make_plan(**overrides: Any) -> RecurringPayment:
     if "contact" not in fields:
         fields["contact"] = make_contact()
     return services.create_recurring(**fields)
+
+
+FRAGMENT = re.compile(r'<div class="card[^"]*" id="([^"]+)" hx-get="([^"]+)" hx-trigger="load" hx-swap="outerHTML"[^>]*>.*?\n</div>',
+                      re.DOTALL)
+
+
+def page_with_fragments(client: Any, url: str) -> str:
+    """A page's HTML as the browser shows it once htmx has loaded its fragments (templates/
+    _fragment.html: the parts other apps serve, such as the invoice's timeline)."""
+    html = client.get(url).content.decode()
+
+    def load(match: re.Match) -> str:
+        response = client.get(unescape(match.group(2)), HTTP_HX_REQUEST="true")
+        assert response.status_code == 200, f"fragment {match.group(2)} answered {response.status_code}"
+        return response.content.decode()
+
+    return FRAGMENT.sub(load, html)

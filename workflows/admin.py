@@ -13,8 +13,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from invoices.admin import ServiceErrorsMixin
-from invoices.errors import DomainError
+from core.admin import ServiceErrorsMixin
+from core.errors import DomainError
 
 from . import services
 from .models import Card, Step, Workflow

@@ -13,14 +13,13 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.core.validators import ProhibitNullCharactersValidator
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from invoices.errors import DomainError
+from core.errors import DomainError, validate_value
 
 from .models import Card, Step, Workflow
 
@@ -29,25 +28,16 @@ from .models import Card, Step, Workflow
 
 
 def _clean_name(value: Any, *, model: type, field: str = "name") -> str:
-    """One line of text, whitespace collapsed, not empty, within the column's max_length."""
+    """One line of text, whitespace collapsed, not empty; the field's own validators do the rest."""
     label = model._meta.get_field(field).verbose_name
     if not isinstance(value, str):
         raise DomainError(_("The %(field)s must be text.") % {"field": label}, field=field)
-    if "\x00" in value:
-        raise DomainError(str(ProhibitNullCharactersValidator.message), field=field)
     name = " ".join(value.split())
     if not name:
         raise DomainError(
             _("The %(model)s needs a %(field)s.") % {"model": model._meta.verbose_name, "field": label}, field=field
         )
-    limit = model._meta.get_field(field).max_length
-    if len(name) > limit:
-        raise DomainError(
-            _("The %(field)s can have at most %(limit)d characters (it has %(length)d).") % {
-                "field": label, "limit": limit, "length": len(name)},
-            field=field,
-        )
-    return name
+    return validate_value(model, field, name)
 
 
 def _check_position(position: Any) -> None:

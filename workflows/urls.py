@@ -17,6 +17,8 @@ urlpatterns = [
     path("steps/<int:pk>/rename/", requires("workflows.change_workflow", views.step_rename), name="step-rename"),
     path("steps/<int:pk>/move/", requires("workflows.change_workflow", views.step_move), name="step-move"),
     path("steps/<int:pk>/delete/", requires("workflows.change_workflow", views.step_delete), name="step-delete"),
+    # The contact page's cards (a fragment it loads by this name).
+    path("contacts/<int:pk>/cards/", requires("workflows.view_workflow", views.contact_cards), name="contact-cards"),
     path("cards/<int:pk>/move/", requires("workflows.change_card", views.card_move), name="card-move"),
     path("cards/<int:pk>/remove/", requires("workflows.delete_card", views.card_remove), name="card-remove"),
 ]

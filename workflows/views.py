@@ -14,11 +14,14 @@ from django.contrib import messages
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from invoices.errors import DomainError
+from core.errors import DomainError
+from core.forms import add_domain_error
+from core.views import flash_service, render_fragment
+from invoices.models import Contact
 
 from . import services
 from .forms import (
@@ -31,14 +34,6 @@ from .forms import (
     WorkflowRenameForm,
 )
 from .models import Card, Step, Workflow
-
-
-def contact_url(pk: int) -> str:
-    # The contact page belongs to the invoices app; a plain path until its URL name exists.
-    try:
-        return reverse("invoices:contact-detail", args=[pk])
-    except NoReverseMatch:
-        return f"/invoices/contacts/{pk}/"
 
 
 def _board_url(workflow_id: int, anchor: str = "") -> str:
@@ -80,7 +75,7 @@ def workflow_create(request: HttpRequest) -> HttpResponse:
             try:
                 workflow = services.create_workflow(name=form.cleaned_data["name"], steps=form.cleaned_data["steps"])
             except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                add_domain_error(form, exc)
             else:
                 messages.success(request, _("Workflow “%(name)s” created.") % {"name": workflow.name})
                 return redirect(_board_url(workflow.pk))
@@ -94,7 +89,6 @@ def workflow_board(request: HttpRequest, pk: int) -> HttpResponse:
     steps = list(workflow.steps.order_by("position", "pk"))
     cards_by_step: dict[int, list[Card]] = defaultdict(list)
     for card in Card.objects.filter(workflow=workflow).select_related("contact").order_by("position", "pk"):
-        card.contact_url = contact_url(card.contact_id)
         cards_by_step[card.step_id].append(card)
     automations = _automation_names_by_step(workflow)
     for index, step in enumerate(steps):
@@ -118,13 +112,8 @@ def workflow_rename(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _form_errors(form))
         return redirect(_board_url(workflow.pk))
     old_name = workflow.name
-    try:
-        services.rename_workflow(workflow=workflow, name=form.cleaned_data["name"])
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("Workflow “%(old)s” renamed to “%(new)s”.") % {
-            "old": old_name, "new": workflow.name})
+    flash_service(request, lambda: services.rename_workflow(workflow=workflow, name=form.cleaned_data["name"]),
+                  lambda renamed: _("Workflow “%(old)s” renamed to “%(new)s”.") % {"old": old_name, "new": renamed.name})
     return redirect(_board_url(workflow.pk))
 
 
@@ -158,13 +147,9 @@ def step_add(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _form_errors(form))
         return redirect(_board_url(workflow.pk))
-    try:
-        step = services.add_step(workflow=workflow, name=form.cleaned_data["name"])
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return redirect(_board_url(workflow.pk))
-    messages.success(request, _("Column “%(name)s” added.") % {"name": step.name})
-    return redirect(_board_url(workflow.pk, f"step-{step.pk}"))
+    _ok, step = flash_service(request, lambda: services.add_step(workflow=workflow, name=form.cleaned_data["name"]),
+                             lambda added: _("Column “%(name)s” added.") % {"name": added.name})
+    return redirect(_board_url(workflow.pk, f"step-{step.pk}" if step is not None else ""))
 
 
 @require_POST
@@ -175,12 +160,8 @@ def step_rename(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _form_errors(form))
         return redirect(_board_url(step.workflow_id, f"step-{step.pk}"))
     old_name = step.name
-    try:
-        services.rename_step(step=step, name=form.cleaned_data["name"])
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("Column “%(old)s” renamed to “%(new)s”.") % {"old": old_name, "new": step.name})
+    flash_service(request, lambda: services.rename_step(step=step, name=form.cleaned_data["name"]),
+                  lambda renamed: _("Column “%(old)s” renamed to “%(new)s”.") % {"old": old_name, "new": renamed.name})
     return redirect(_board_url(step.workflow_id, f"step-{step.pk}"))
 
 
@@ -246,14 +227,11 @@ def card_add(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _form_errors(form))
         return redirect(_board_url(workflow.pk))
-    try:
-        card = services.place_card(contact=form.cleaned_data["contact"], step=form.cleaned_data["step"])
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return redirect(_board_url(workflow.pk))
-    messages.success(request, _("Card for %(contact)s added to “%(step)s”.") % {
-        "contact": card.contact.name, "step": card.step.name})
-    return redirect(_board_url(workflow.pk, f"card-{card.pk}"))
+    _ok, card = flash_service(
+        request, lambda: services.place_card(contact=form.cleaned_data["contact"], step=form.cleaned_data["step"]),
+        lambda placed: _("Card for %(contact)s added to “%(step)s”.") % {
+            "contact": placed.contact.name, "step": placed.step.name})
+    return redirect(_board_url(workflow.pk, f"card-{card.pk}" if card is not None else ""))
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -314,3 +292,14 @@ def card_remove(request: HttpRequest, pk: int) -> HttpResponse:
     services.remove_card(card=card)
     messages.success(request, _("Card of %(contact)s removed from the board.") % {"contact": card.contact.name})
     return redirect(_board_url(card.workflow_id))
+
+
+def contact_cards(request: HttpRequest, pk: int) -> HttpResponse:
+    """The boards a contact has a card on and its column there, for the contact's page."""
+    contact = get_object_or_404(Contact, pk=pk)
+    cards = contact.cards.select_related("workflow", "step").order_by("workflow__name")
+    return render_fragment(
+        request, "workflows/_contact_cards.html", {"contact": contact, "cards": cards},
+        title=_("Workflows of %(name)s") % {"name": contact.name},
+        back_url=reverse("invoices:contact-detail", args=[contact.pk]), back_label=_("Back to the contact"),
+    )

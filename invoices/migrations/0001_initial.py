@@ -4,6 +4,7 @@ import django.core.validators
 import django.db.models.deletion
 import django.db.models.expressions
 import django.db.models.functions.math
+import core.validators
 import invoices.validators
 from decimal import Decimal
 from django.conf import settings
@@ -33,10 +34,10 @@ class Migration(migrations.Migration):
             name='Contact',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, validators=[invoices.validators.validate_no_line_breaks], verbose_name='name')),
+                ('name', models.CharField(max_length=200, validators=[core.validators.validate_no_line_breaks], verbose_name='name')),
                 ('email', models.EmailField(blank=True, max_length=254, verbose_name='email')),
-                ('phone', models.CharField(blank=True, max_length=50, validators=[invoices.validators.validate_no_line_breaks], verbose_name='phone')),
-                ('company', models.CharField(blank=True, max_length=200, validators=[invoices.validators.validate_no_line_breaks], verbose_name='company')),
+                ('phone', models.CharField(blank=True, max_length=50, validators=[core.validators.validate_no_line_breaks], verbose_name='phone')),
+                ('company', models.CharField(blank=True, max_length=200, validators=[core.validators.validate_no_line_breaks], verbose_name='company')),
                 ('language', models.CharField(choices=[('en', 'English'), ('de', 'German')], default='en', help_text='The language of the emails this contact receives.', max_length=2, verbose_name='language')),
                 ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created')),
             ],
@@ -131,7 +132,7 @@ class Migration(migrations.Migration):
                 ('amount', models.DecimalField(decimal_places=2, max_digits=14, validators=[django.core.validators.MinValueValidator(Decimal('0.01'))], verbose_name='amount')),
                 ('date', models.DateField(verbose_name='date')),
                 ('method', models.CharField(choices=[('bank_transfer', 'Bank transfer'), ('card', 'Card'), ('cash', 'Cash'), ('other', 'Other')], default='bank_transfer', max_length=20, verbose_name='method')),
-                ('reference', models.CharField(blank=True, max_length=200, validators=[invoices.validators.validate_no_line_breaks], verbose_name='reference')),
+                ('reference', models.CharField(blank=True, max_length=200, validators=[core.validators.validate_no_line_breaks], verbose_name='reference')),
                 ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='recorded')),
                 ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='recorded by')),
                 ('invoice', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='payments', to='invoices.invoice', verbose_name='invoice')),

@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from automations import services
-from automations.actions import SETTINGS_FIELDS
+from automations.models import SETTINGS_FIELDS
 from automations.models import Action, Automation, Event, Run, RunAction
 from tests.base import make_invoice, make_outsider, make_owner, make_team_member
 from workflows.services import create_workflow

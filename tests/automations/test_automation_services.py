@@ -6,7 +6,7 @@ from automations import services
 from automations.actions import MAX_DUE_IN_DAYS
 from automations.models import Action, Automation
 from automations.services import AutomationInvalid
-from invoices.errors import DomainError
+from core.errors import DomainError
 from tests.base import make_owner, make_team_member
 from workflows.services import create_workflow
 

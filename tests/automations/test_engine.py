@@ -375,7 +375,7 @@ def test_a_failed_run_is_retried_from_the_admin_and_succeeds(client, django_capt
 def test_a_delivery_webhook_that_arrives_before_the_id_is_saved_is_not_lost(django_capture_on_commit_callbacks):
     from anymail.signals import AnymailTrackingEvent
 
-    from automations.email import message_id_for
+    from automations.mailer import message_id_for
     from automations.tracking import record_tracking_event
 
     automation("invoice_sent", EMAIL)

@@ -17,7 +17,7 @@ from automations.actions import ACTIONS
 from automations.models import Action, Automation
 from automations.placeholders import PLACEHOLDERS
 from automations.portable import ImportInvalid, export_automations, import_automations
-from invoices.errors import DomainError
+from core.errors import DomainError
 from tests.base import make_team_member
 from workflows.models import Step
 from workflows.services import create_workflow

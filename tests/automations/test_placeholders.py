@@ -10,7 +10,7 @@ import pytest
 from django.core import mail
 
 from automations import placeholders
-from automations.email import build_message
+from automations.mailer import build_message
 from automations.models import Action, Automation
 from automations.placeholders import PLACEHOLDERS, PlaceholderError, check, context_for, render_html, render_text, single_line
 from automations.services import AutomationInvalid, create_automation

@@ -235,7 +235,7 @@ def test_esps_that_drop_duplicates_get_the_same_idempotency_key_on_every_attempt
         result = RunAction.objects.get()
         assert result.status == "succeeded"
         # A person's retry after an uncertain send hands the same message over again.
-        from automations.email import build_message
+        from automations.mailer import build_message
         again = build_message(action=result.action, contact=result.run.contact, context={}, language="en",
                               run_id=result.run_id, key=result.idempotency_key, to="grace@example.com")
         again.send()

@@ -124,7 +124,7 @@ def test_the_detail_page_queries_do_not_grow_with_the_runs(client, owner, django
 def test_retry_runs_a_failed_run_again(client, owner, django_capture_on_commit_callbacks):
     automation = make_automation(trigger="invoice_sent", is_active=True)
     refused = smtplib.SMTPRecipientsRefused({"grace@example.com": (550, b"no such user")})
-    with mock.patch("automations.email.get_connection") as connection:
+    with mock.patch("automations.mailer.get_connection") as connection:
         connection.return_value.send_messages.side_effect = refused
         with django_capture_on_commit_callbacks(execute=True):
             make_invoice(status="sent", contact=make_contact(email="grace@example.com"))

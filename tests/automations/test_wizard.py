@@ -10,7 +10,7 @@ from django.urls import reverse
 from automations import services
 from automations.models import Automation
 from automations.triggers import Frequency, Trigger
-from invoices.errors import DomainError
+from core.errors import DomainError
 from tests.automations.test_views_support import (  # noqa: F401 (fixtures)
     EMAIL, TASK, Builder, action_post_data, build, errors_of, make_automation, owner, post_data_of, rows_of,
     stub_urls,

@@ -27,7 +27,7 @@ from django.core.management.base import CommandError
 from django.http import HttpResponse
 
 from automations.models import Action, Automation, Event, Run
-from invoices.errors import DomainError
+from core.errors import DomainError
 from invoices.models import Contact, Invoice, LineItem, Payment, RecurringPayment
 from tasks.models import Task
 from workflows.models import Card, Step, Workflow

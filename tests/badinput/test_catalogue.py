@@ -730,7 +730,7 @@ def test_the_catalogue_covers_every_surface_with_at_least_sixty_rows():
 def test_the_checker_notices_a_message_at_the_wrong_field_and_a_half_saved_row(ctx):
     from dataclasses import replace
 
-    from invoices.errors import DomainError
+    from core.errors import DomainError
 
     with pytest.raises(AssertionError, match="not at date"):
         check_case(replace(FORM_CASES[0], field="date"), ctx)

@@ -21,9 +21,9 @@ from django.urls import reverse
 from django.utils import translation
 
 from automations import placeholders
-from automations.templates_catalog import TEMPLATES
+from automations.presets import TEMPLATES
 from invoices import services
-from invoices.errors import DomainError
+from core.errors import DomainError
 from tests.automations.test_views_support import Builder
 from tests.base import make_invoice, make_owner
 

@@ -21,7 +21,7 @@ from django.db import connection, connections
 from django.dispatch import Signal
 
 from invoices import services, signals
-from invoices.errors import DomainError
+from core.errors import DomainError
 from invoices.models import Invoice, InvoiceSequence, Payment, RecurringPayment
 from tests.base import make_contact, make_invoice, make_plan
 from tests.invoice_signals import as_sent

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from invoices import services
-from invoices.errors import DomainError
+from core.errors import DomainError
 from invoices.models import Contact, Invoice, LineItem, Payment, RecurringPayment
 from tests.base import make_contact, make_invoice, make_plan
 

@@ -16,7 +16,7 @@ import time_machine
 from django.dispatch import Signal
 
 from invoices import services, signals
-from invoices.errors import DomainError
+from core.errors import DomainError
 from invoices.models import Invoice, LineItem, Payment
 from tests.base import make_contact, make_invoice, make_owner
 from tests.invoice_signals import receiving

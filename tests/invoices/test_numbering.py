@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from invoices import services
-from invoices.errors import DomainError
+from core.errors import DomainError
 from invoices.models import Invoice, InvoiceSequence
 from tests.base import make_contact, make_invoice
 

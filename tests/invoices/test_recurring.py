@@ -15,7 +15,7 @@ import time_machine
 from django.dispatch import Signal
 
 from invoices import services, signals
-from invoices.errors import DomainError
+from core.errors import DomainError
 from invoices.models import Invoice, InvoiceSequence, RecurringPayment
 from tests.base import make_contact, make_owner, make_plan
 from tests.invoice_signals import receiving

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from invoices.models import Contact
 from tasks.models import Task
-from tests.base import make_contact, make_invoice, make_owner, make_plan
+from tests.base import make_contact, make_invoice, make_owner, make_plan, page_with_fragments
 from workflows.models import Card, Step, Workflow
 
 pytestmark = pytest.mark.django_db
@@ -104,7 +104,7 @@ def test_contact_detail_shows_invoices_tasks_cards_and_recurring_payments(user_c
     step = Step.objects.create(workflow=workflow, name="Reminded", position=1)
     Card.objects.create(workflow=workflow, step=step, contact=contact)
     plan = make_plan(contact=contact, description="Bakery website hosting")
-    html = user_client.get(reverse("invoices:contact-detail", args=[contact.pk])).content.decode()
+    html = page_with_fragments(user_client, reverse("invoices:contact-detail", args=[contact.pk]))
     assert invoice.number in html
     assert "Call Grace about the invoice" in html
     assert "Collections" in html and "Reminded" in html

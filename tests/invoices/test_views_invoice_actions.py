@@ -12,7 +12,7 @@ from django.urls import reverse
 from automations.models import Automation, Event, Run
 from invoices.models import Invoice, Payment
 from invoices.public import invoice_for_token
-from tests.base import make_invoice, make_owner
+from tests.base import make_invoice, make_owner, page_with_fragments
 
 pytestmark = pytest.mark.django_db
 
@@ -235,6 +235,12 @@ def test_public_page_opens_without_login_until_the_links_are_revoked(user_client
 # --- Timeline ---------------------------------------------------------------------------------
 
 
+def timeline_entries(client, invoice):
+    """The timeline the invoice page loads (a fragment the automations app serves)."""
+    return client.get(reverse("automations:invoice-timeline", args=[invoice.pk]), HTTP_HX_REQUEST="true").context["timeline"]
+
+
+
 def test_timeline_shows_the_event_and_the_run_it_caused(user_client):
     invoice = make_invoice(status="sent")
     event = Event.objects.get(invoice=invoice, kind="invoice_sent")
@@ -244,20 +250,19 @@ def test_timeline_shows_the_event_and_the_run_it_caused(user_client):
     failing = Automation.objects.create(name="Mail it", trigger="invoice_sent")
     Run.objects.create(automation=failing, event=event, contact=invoice.contact, status="failed",
                        error="The contact has no email address.")
-    response = user_client.get(detail(invoice))
-    html = response.content.decode()
+    html = page_with_fragments(user_client, detail(invoice))
     timeline = html[html.index('id="timeline"'):]
     assert "Invoice was sent" in timeline
     assert "Say thanks" in timeline and "badge-status-skipped" in timeline
     assert "Frequency limit: already ran for this contact." in timeline
     assert "Mail it" in timeline and "The contact has no email address." in timeline
     assert f'href="/automations/{automation.pk}/"' in timeline
-    entry = next(e for e in response.context["timeline"] if e.get("event"))
+    entry = next(e for e in timeline_entries(user_client, invoice) if e.get("event"))
     assert [r.automation.name for r in entry["runs"]] == ["Say thanks", "Mail it"]
 
 
 def test_timeline_lists_creation_payment_and_void_in_order(user_client):
     invoice = make_invoice(status="sent")
     user_client.post(reverse("invoices:invoice-payment", args=[invoice.pk]), payment_data())
-    labels = [str(e["label"]) for e in user_client.get(detail(invoice)).context["timeline"]]
+    labels = [str(e["label"]) for e in timeline_entries(user_client, invoice)]
     assert labels == ["Created", "Invoice was sent", "Payment recorded", "Invoice was paid"]

@@ -144,7 +144,7 @@ def test_an_invoice_without_line_items_is_refused(user_client):
 
 def test_a_service_refusal_without_field_is_shown_at_the_top(user_client, monkeypatch):
     from invoices import services
-    from invoices.errors import DomainError
+    from core.errors import DomainError
 
     def refuse(**kwargs):
         raise DomainError("The invoice total is too large.")

@@ -104,7 +104,7 @@ class FaultHooksConfig(AppConfig):
 
     def ready(self) -> None:
         from automations import actions
-        from automations import email as automation_email
+        from automations import mailer as automation_email
         from tasks import services as task_services
         from workflows import services as workflow_services
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from invoices.errors import DomainError
+from core.errors import DomainError
 from tasks import services
 from tasks.models import Task
 from tests.base import make_owner, make_team_member

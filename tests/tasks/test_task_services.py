@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from invoices.errors import DomainError
+from core.errors import DomainError
 from tasks import services
 from tasks.models import Task
 from tests.base import make_contact, make_invoice, make_owner, make_team_member

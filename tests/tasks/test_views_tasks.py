@@ -15,10 +15,9 @@ from django.utils import timezone
 
 from automations.models import Event, Run
 from automations.services import create_automation
-from invoices.services import business_today
+from core.dates import business_today
 from tasks import services
 from tasks.models import Task
-from tasks.views import contact_url, invoice_url
 from tests.base import PASSWORD, make_contact, make_team_member, make_invoice
 
 pytestmark = pytest.mark.django_db
@@ -200,10 +199,11 @@ def test_a_task_links_to_its_contact_and_invoice(client, user):
     invoice = make_invoice()
     task = services.create_task(title="Chase", invoice=invoice, assignee=user)
     html = item_html(client.get(LIST), task)
-    assert f'href="{contact_url(invoice.contact.pk)}" class="task-contact"' in html
-    assert contact_url(invoice.contact.pk) == f"/invoices/contacts/{invoice.contact.pk}/"
+    contact_url = reverse("invoices:contact-detail", args=[invoice.contact.pk])
+    assert f'href="{contact_url}" class="task-contact"' in html
+    assert contact_url == f"/invoices/contacts/{invoice.contact.pk}/"
     assert invoice.contact.name in html
-    assert f'href="{invoice_url(invoice.pk)}" class="task-invoice"' in html and invoice.number in html
+    assert f'href="{reverse("invoices:invoice-detail", args=[invoice.pk])}" class="task-invoice"' in html and invoice.number in html
 
 
 def test_a_task_made_by_an_automation_shows_the_automation_name(client, user):

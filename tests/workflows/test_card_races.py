@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, transaction
 
-from invoices.errors import DomainError
+from core.errors import DomainError
 from tests.base import make_contact
 from tests.workflows.threads import run_at_once
 from workflows import services

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from automations.services import create_automation
-from invoices.errors import DomainError
+from core.errors import DomainError
 from tests.base import make_contact
 from workflows import services
 from workflows.models import Card, Step, Workflow

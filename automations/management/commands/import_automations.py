@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from automations.portable import save_import, validate_import
-from invoices.errors import DomainError
+from core.errors import DomainError
 
 
 class Command(BaseCommand):

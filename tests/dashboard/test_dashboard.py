@@ -13,15 +13,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from automations.models import Automation, Event, Run
+from core.dates import business_today
 from invoices import services
 from invoices.models import Invoice
-from invoices.views import overdue_series
+from dashboard.selectors import overdue_series
 from tasks.models import Task
 from tests.base import make_contact, make_invoice, make_owner
 
 pytestmark = pytest.mark.django_db
 
-TODAY = services.business_today()
+TODAY = business_today()
 
 
 def day(n: int) -> dt.date:

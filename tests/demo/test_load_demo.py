@@ -1,4 +1,4 @@
-"""`manage.py load_demo`: the demo business (idempotent) and the bulk benchmark data set."""
+"""`manage.py load_demo`: the demo business (idempotent); and bench/load_bulk.py, the bulk benchmark data set."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count, F, Sum
 
 from automations.models import Automation
+from bench.load_bulk import Command as LoadBulk
+from core.dates import business_today
 from invoices import services
 from invoices.models import Contact, Invoice, InvoiceSequence, LineItem, Payment, RecurringPayment
 from tasks.models import Task
@@ -28,6 +30,12 @@ ALL_STATUSES = {"draft", "sent", "paid", "overdue", "void"}
 def load_demo(*args: str) -> tuple[str, str]:
     out, err = StringIO(), StringIO()
     call_command("load_demo", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def load_bulk(*args: str) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command(LoadBulk(), *args, stdout=out, stderr=err)
     return out.getvalue(), err.getvalue()
 
 
@@ -151,9 +159,9 @@ def test_bulk_adds_exactly_n_invoices_with_sequential_numbers_and_past_due_share
     load_demo("--no-progress")
     before = Invoice.objects.count()
     demo_numbers = set(Invoice.objects.values_list("number", flat=True))
-    today = services.business_today()
+    today = business_today()
 
-    out, _ = load_demo("--no-progress", "--invoices", "500", "--overdue-share", "0.2", "--contacts", "50",
+    out, _ = load_bulk("--no-progress", "--invoices", "500", "--overdue-share", "0.2", "--contacts", "50",
                        "--batch-size", "128")
 
     assert Invoice.objects.count() == before + 500
@@ -180,8 +188,8 @@ def test_bulk_adds_exactly_n_invoices_with_sequential_numbers_and_past_due_share
 
 
 def test_bulk_runs_add_up_and_reuse_the_benchmark_contacts():
-    load_demo("--no-progress", "--invoices", "30", "--contacts", "5")
-    load_demo("--no-progress", "--invoices", "20", "--contacts", "5")
+    load_bulk("--no-progress", "--invoices", "30", "--contacts", "5")
+    load_bulk("--no-progress", "--invoices", "20", "--contacts", "5")
     assert bench_invoices().count() == 50
     assert Contact.objects.filter(email__endswith="@bench.example").count() == 5
     assert_numbers_continue_each_year(Invoice.objects.all())
@@ -189,7 +197,7 @@ def test_bulk_runs_add_up_and_reuse_the_benchmark_contacts():
 
 @time_machine.travel(dt.datetime(2027, 1, 8, 9, 0, tzinfo=BERLIN), tick=False)
 def test_bulk_numbers_follow_the_issue_year_in_january():
-    load_demo("--no-progress", "--invoices", "300", "--contacts", "10")
+    load_bulk("--no-progress", "--invoices", "300", "--contacts", "10")
     for invoice in bench_invoices():
         assert invoice.number.startswith(f"{invoice.issue_date.year}-")
     assert {2026, 2027} <= set(InvoiceSequence.objects.values_list("year", flat=True))
@@ -197,9 +205,10 @@ def test_bulk_numbers_follow_the_issue_year_in_january():
 
 
 @pytest.mark.parametrize("args", [
-    ["--invoices", "-1"], ["--overdue-share", "1.5"], ["--overdue-share", "many"], ["--batch-size", "0"],
+    ["--invoices", "-1"], ["--invoices", "10", "--overdue-share", "1.5"], ["--invoices", "10", "--overdue-share", "many"],
+    ["--invoices", "10", "--batch-size", "0"],
 ])
 def test_bad_options_are_refused(args):
     with pytest.raises(CommandError):
-        load_demo("--no-progress", *args)
+        load_bulk("--no-progress", *args)
     assert not Invoice.objects.exists()

@@ -20,14 +20,14 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from . import placeholders
+from .errors import ActionError, ActionSkipped
 from .models import EmailEvent, RunAction, RunActionStatus
 from .tracking import refresh_email_status
 
 
 def _classify(exc: Exception):
-    """(message, permanent) for an exception raised while handing the message to the backend."""
-    from .actions import ActionError
-
+    """The ActionError for an exception raised while handing the message to the backend (None for
+    one that is not about sending: a bug, raised as it is)."""
     try:
         from anymail.exceptions import (
             AnymailAPIError,
@@ -100,8 +100,6 @@ def build_message(*, action, contact, context: dict[str, str], language: str, ru
 
 
 def send_for_run(*, run, action, result: RunAction, context: dict[str, str]) -> None:
-    from .actions import ActionError, ActionSkipped
-
     contact = run.contact
     to = (contact.email or "").strip()
     if not to:
