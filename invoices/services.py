@@ -18,7 +18,7 @@ from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -619,14 +619,20 @@ def _issue_due_periods(plan: RecurringPayment, *, now: dt.datetime) -> int:
             issued += 1
 
 
-def issue_recurring_invoices(*, now: dt.datetime | None = None) -> int:
+def issue_recurring_invoices(*, now: dt.datetime | None = None, batch_size: int = 500) -> int:
     """The recurring schedule's pass: start plans whose start date has come, issue every due
     period's invoice, end plans past their end date. Safe to run twice at once. Returns the
-    number of invoices issued."""
+    number of invoices issued.
+
+    The plans are read a batch of ids at a time, never through an open cursor: each plan's
+    commit wakes the automations' dispatcher, and django-q2's database broker closes the
+    connection before it enqueues (with CONN_MAX_AGE=0), which would close a cursor still being
+    read ("Cannot operate on a closed database" on SQLite, the rest of the pass lost)."""
     now = _now(now)
     today = business_today(now)
     issued = 0
-    for plan in RecurringPayment.objects.filter(status=RecurringStatus.SCHEDULED, start_date__lte=today).iterator():
+    scheduled = RecurringPayment.objects.filter(status=RecurringStatus.SCHEDULED, start_date__lte=today)
+    for plan in _in_batches(scheduled, batch_size):
         try:
             issued += _start(plan, by=None, now=now)  # issues its first invoice too
         except DomainError:
@@ -635,6 +641,17 @@ def issue_recurring_invoices(*, now: dt.datetime | None = None) -> int:
         Q(next_date__lte=today) | Q(end_date__isnull=False, next_date__gt=F("end_date")),
         status=RecurringStatus.ACTIVE,
     )
-    for plan in due.iterator():
+    for plan in _in_batches(due, batch_size):
         issued += _issue_due_periods(plan, now=now)
     return issued
+
+
+def _in_batches(plans: QuerySet[RecurringPayment], size: int) -> Iterator[RecurringPayment]:
+    """The plans in id order, fetched `size` at a time (each batch read whole before it is used)."""
+    after = 0
+    while True:
+        batch = list(plans.filter(pk__gt=after).order_by("pk")[:size])
+        yield from batch
+        if len(batch) < size:
+            return
+        after = batch[-1].pk

@@ -459,3 +459,15 @@ def test_the_pass_bills_each_plan_for_its_own_contact_and_amount():
     assert [(inv.contact, inv.total) for inv in Invoice.objects.filter(recurring=first)] == [(first.contact, Decimal("10.00"))]
     assert [(inv.contact, inv.total) for inv in Invoice.objects.filter(recurring=second)] == [
         (second.contact, Decimal("20.00"))] * 2
+
+
+def test_a_pass_reaches_every_plan_however_many_batches_it_takes():
+    due = [make_plan(start_date=dt.date(2026, 4, 1)) for _ in range(5)]
+    running = [make_plan(start_date=dt.date(2026, 3, 1)) for _ in range(3)]
+    for plan in running:
+        services.start_recurring(plan=plan, now=noon(dt.date(2026, 3, 1)))
+
+    assert services.issue_recurring_invoices(now=noon(dt.date(2026, 4, 1)), batch_size=2) == 5 + 3
+
+    assert all(stored(plan).status == "active" and stored(plan).periods_issued == 1 for plan in due)
+    assert all(stored(plan).periods_issued == 2 for plan in running)
