@@ -35,3 +35,18 @@ def sync_roles(apps: Any) -> None:
         *Permission.objects.filter(content_type__app_label__in=TEAM_APPS),
         *Permission.objects.filter(content_type__app_label__in=TEAM_READ_ONLY_APPS, codename__startswith="view_"),
     )
+
+
+def refresh_roles(apps: Any, schema_editor: Any = None) -> None:
+    """A migration step for a migration that adds models: their permissions are created now (Django
+    creates them only after all migrations ran) and given to the roles.
+
+        operations = [..., migrations.RunPython(refresh_roles, migrations.RunPython.noop)]
+    """
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    sync_roles(apps)

@@ -17,6 +17,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from core.dates import business_today
+from core.forms import SubmitOnceMixin
 
 from .models import Contact, Interval, PaymentMethod
 from .validators import currency_codes, validate_business_date
@@ -68,7 +69,7 @@ class NoLineBreaksMixin:
 # --- Contacts ---------------------------------------------------------------------------------
 
 
-class ContactForm(NoLineBreaksMixin, forms.ModelForm):
+class ContactForm(SubmitOnceMixin, NoLineBreaksMixin, forms.ModelForm):
     class Meta:
         model = Contact
         fields = ["name", "email", "phone", "company", "language"]  # noqa: RUF012 (Django's Meta)
@@ -85,7 +86,7 @@ class SearchForm(forms.Form):
 # --- Invoices ---------------------------------------------------------------------------------
 
 
-class InvoiceForm(forms.Form):
+class InvoiceForm(SubmitOnceMixin, forms.Form):
     contact = forms.ModelChoiceField(
         label=_("Contact"), queryset=Contact.objects.all(), empty_label=_("Choose a contact…"),
     )
@@ -97,8 +98,6 @@ class InvoiceForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Printed on the invoice, below the line items."),
     )
-    # One per new-invoice form: the same form posted twice saves one draft (see the view).
-    nonce = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -174,7 +173,7 @@ class InvoiceFilterForm(forms.Form):
     contact = forms.IntegerField(required=False, min_value=1)
 
 
-class PaymentForm(NoLineBreaksMixin, forms.Form):
+class PaymentForm(SubmitOnceMixin, NoLineBreaksMixin, forms.Form):
     amount = forms.DecimalField(
         label=_("Amount"), max_digits=14, decimal_places=2,
         validators=[MinValueValidator(Decimal("0.01"), message=_("The amount must be greater than zero."))],
@@ -183,8 +182,6 @@ class PaymentForm(NoLineBreaksMixin, forms.Form):
     date = forms.DateField(label=_("Date"), widget=DateInput(), validators=[validate_business_date])
     method = forms.ChoiceField(label=_("Method"), choices=PaymentMethod.choices, initial=PaymentMethod.BANK_TRANSFER)
     reference = forms.CharField(label=_("Reference"), required=False, max_length=200)
-    # One per rendered form: the same form posted twice records one payment (see the view).
-    nonce = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
 
 # --- Recurring payments -----------------------------------------------------------------------
@@ -203,7 +200,7 @@ def check_plan_start(start: dt.date) -> dt.date:
     return start
 
 
-class RecurringForm(NoLineBreaksMixin, forms.Form):
+class RecurringForm(SubmitOnceMixin, NoLineBreaksMixin, forms.Form):
     contact = forms.ModelChoiceField(label=_("Contact"), queryset=Contact.objects.all(), empty_label=_("Choose a contact…"))
     description = forms.CharField(label=_("Description"), max_length=500,
                                   help_text=_("The line on every invoice this plan issues."))

@@ -7,7 +7,6 @@ POST redirects, so reloading a page never submits twice.
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from typing import Any
 
@@ -16,11 +15,13 @@ from django.contrib import messages
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
+from accounts.submissions import save_form_once, save_once
 from core.dates import business_today
 from core.errors import DomainError
 from core.forms import add_domain_error
@@ -141,35 +142,27 @@ def _invoice_form_context(form: InvoiceForm, formset, invoice: Invoice | None = 
     return {"form": form, "formset": formset, "invoice": invoice}
 
 
-SAVED_INVOICE_FORMS = "invoices.saved_invoice_forms"
-
-
 def invoice_create(request: HttpRequest) -> HttpResponse:
-    """A form sent twice (a double click, the back button) saves one draft and shows it."""
+    """A form sent twice (a double click, Back and submit, two tabs) saves one draft and shows it."""
     if request.method == "POST":
-        nonce = request.POST.get("nonce", "")[:64]
-        saved = request.session.get(SAVED_INVOICE_FORMS, {})
-        if nonce and Invoice.objects.filter(pk=saved.get(nonce)).exists():
-            messages.warning(request, _("This invoice has already been saved."))
-            return redirect("invoices:invoice-detail", pk=saved[nonce])
         form = InvoiceForm(request.POST)
         formset = line_item_formset(data=request.POST)
         if form.is_valid() and formset.is_valid():
             data = form.cleaned_data
-            try:
+
+            def save() -> str:
                 invoice = services.create_invoice(
                     contact=data["contact"], items=formset.items(), issue_date=data["issue_date"],
                     due_date=data["due_date"], currency=data["currency"], notes=data["notes"], by=request.user,
                 )
-            except DomainError as exc:
-                add_domain_error(form, exc)
-            else:
-                if nonce:
-                    request.session[SAVED_INVOICE_FORMS] = dict([*saved.items(), (nonce, invoice.pk)][-20:])
                 messages.success(request, _("Invoice %(number)s saved as a draft.") % {"number": invoice.number})
-                return redirect("invoices:invoice-detail", pk=invoice.pk)
+                return reverse("invoices:invoice-detail", args=[invoice.pk])
+
+            saved = save_form_once(request, form, save, already=_("This invoice has already been saved."))
+            if saved is not None:
+                return saved
     else:
-        initial = {**invoice_initial(today=business_today()), "nonce": uuid.uuid4().hex}
+        initial = invoice_initial(today=business_today())
         contact_id = request.GET.get("contact", "")
         if contact_id.isdigit() and Contact.objects.filter(pk=contact_id).exists():
             initial["contact"] = int(contact_id)
@@ -217,9 +210,7 @@ def _items_initial(invoice: Invoice) -> list[dict[str, Any]]:
 
 
 def _payment_form(invoice: Invoice, data: Any = None) -> PaymentForm:
-    return PaymentForm(data=data, initial={
-        "amount": invoice.balance, "date": business_today(), "nonce": uuid.uuid4().hex,
-    })
+    return PaymentForm(data=data, initial={"amount": invoice.balance, "date": business_today()})
 
 
 def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -245,12 +236,9 @@ def invoice_send(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("invoices:invoice-detail", pk=invoice.pk)
 
 
-USED_NONCES = "invoices.used_payment_forms"
-
-
 def invoice_payment(request: HttpRequest, pk: int) -> HttpResponse:
     """Record a payment: the form on the detail page posts here; this page shows it again with
-    its errors. A form sent twice (a double click, the back button) records one payment."""
+    its errors. A form sent twice (a double click, Back and submit, two tabs) records one payment."""
     invoice = get_object_or_404(Invoice.objects.select_related("contact"), pk=pk)
     if request.method != "POST":
         if not invoice.is_open:
@@ -259,30 +247,30 @@ def invoice_payment(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("invoices:invoice-detail", pk=invoice.pk)
         return render(request, "invoices/payment_form.html", {"invoice": invoice, "form": _payment_form(invoice)})
 
-    nonce = request.POST.get("nonce", "")[:64]
-    used = request.session.get(USED_NONCES, [])
-    if nonce and nonce in used:
-        messages.warning(request, _("This payment has already been recorded."))
-        return redirect("invoices:invoice-detail", pk=invoice.pk)
     form = PaymentForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
-        try:
+
+        def save() -> str:
             payment = services.record_payment(
                 invoice=invoice, amount=data["amount"], date=data["date"], method=data["method"],
                 reference=data["reference"], by=request.user,
             )
+            messages.success(request, _("Payment of %(amount)s recorded on invoice %(number)s.") % {
+                "amount": format_money(payment.amount, invoice.currency), "number": invoice.number})
+            return reverse("invoices:invoice-detail", args=[invoice.pk])
+
+        try:
+            url, first = save_once(request, save)
         except DomainError as exc:
             if exc.field not in form.fields:
                 messages.error(request, exc.message)
                 return redirect("invoices:invoice-detail", pk=invoice.pk)
             add_domain_error(form, exc)
         else:
-            if nonce:
-                request.session[USED_NONCES] = ([*used, nonce])[-20:]
-            messages.success(request, _("Payment of %(amount)s recorded on invoice %(number)s.") % {
-                "amount": format_money(payment.amount, invoice.currency), "number": invoice.number})
-            return redirect("invoices:invoice-detail", pk=invoice.pk)
+            if not first:
+                messages.warning(request, _("This payment has already been recorded."))
+            return redirect(url)
     return render(request, "invoices/payment_form.html", {"invoice": invoice, "form": form})
 
 
@@ -360,16 +348,18 @@ def contact_create(request: HttpRequest) -> HttpResponse:
         form = ContactForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
-            try:
+
+            def save() -> str:
                 contact = services.create_contact(
                     name=data["name"], email=data["email"], phone=data["phone"], company=data["company"],
                     language=data["language"],
                 )
-            except DomainError as exc:
-                add_domain_error(form, exc)
-            else:
                 messages.success(request, _("Contact %(name)s created.") % {"name": contact.name})
-                return redirect("invoices:contact-detail", pk=contact.pk)
+                return reverse("invoices:contact-detail", args=[contact.pk])
+
+            saved = save_form_once(request, form, save, already=_("This contact has already been saved."))
+            if saved is not None:
+                return saved
     else:
         form = ContactForm()
     return render(request, "invoices/contact_form.html", {"form": form, "contact": None})
@@ -417,18 +407,20 @@ def recurring_create(request: HttpRequest) -> HttpResponse:
         form = RecurringForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
-            try:
+
+            def save() -> str:
                 plan = services.create_recurring(
                     contact=data["contact"], description=data["description"], amount=data["amount"],
                     tax_rate=data["tax_rate"], currency=data["currency"], interval=data["interval"],
                     start_date=data["start_date"], end_date=data["end_date"],
                     payment_terms_days=data["payment_terms_days"], by=request.user,
                 )
-            except DomainError as exc:
-                add_domain_error(form, exc)
-            else:
                 messages.success(request, _("Recurring payment created. Start it to issue its first invoice."))
-                return redirect("invoices:recurring-detail", pk=plan.pk)
+                return reverse("invoices:recurring-detail", args=[plan.pk])
+
+            saved = save_form_once(request, form, save, already=_("This recurring payment has already been saved."))
+            if saved is not None:
+                return saved
     else:
         initial: dict[str, Any] = {
             "start_date": business_today(), "currency": settings.DEFAULT_CURRENCY,

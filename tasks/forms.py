@@ -6,12 +6,13 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import SubmitOnceMixin
 from invoices.models import Contact, Invoice
 
 from .models import Task
 
 
-class TaskForm(forms.Form):
+class TaskForm(SubmitOnceMixin, forms.Form):
     title = forms.CharField(label=_("Title"), max_length=Task._meta.get_field("title").max_length)
     description = forms.CharField(
         label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 4}),

@@ -12,9 +12,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from accounts.submissions import save_form_once
 from core.dates import business_today
-from core.errors import DomainError
-from core.forms import add_domain_error
 from core.views import flash_service, paginate, render_fragment, safe_next
 from invoices.models import Contact, Invoice
 
@@ -90,16 +89,18 @@ def task_create(request: HttpRequest) -> HttpResponse:
         form = TaskForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
-            try:
+
+            def save() -> str:
                 task = services.create_task(
                     title=data["title"], description=data["description"], due_date=data["due_date"],
                     assignee=data["assignee"], contact=data["contact"], invoice=data["invoice"], by=request.user,
                 )
-            except DomainError as exc:
-                add_domain_error(form, exc)
-            else:
                 messages.success(request, _("Task “%(title)s” created.") % {"title": task.title})
-                return redirect(f"{reverse('tasks:task-list')}?tab={_tab_for(task, request.user)}")
+                return f"{reverse('tasks:task-list')}?tab={_tab_for(task, request.user)}"
+
+            saved = save_form_once(request, form, save, already=_("This task has already been saved."))
+            if saved is not None:
+                return saved
     else:
         initial: dict = {"assignee": request.user.pk}
         if request.GET.get("team"):
