@@ -18,10 +18,10 @@ TEAM_MEMBER = "Team member"
 
 # Apps whose every permission an owner has (axes: failed logins and lockouts, to unlock someone).
 # contenttypes, sessions and admin log entries are internals nobody edits by hand.
-OWNER_APPS = ("auth", "invoices", "automations", "tasks", "workflows", "accounts", "django_q", "axes")
+OWNER_APPS = ("auth", "business", "invoices", "automations", "tasks", "workflows", "accounts", "django_q", "axes")
 # Apps a team member works in fully, and the app they may only look at.
 TEAM_APPS = ("invoices", "tasks", "workflows", "accounts")
-TEAM_READ_ONLY_APPS = ("automations",)
+TEAM_READ_ONLY_APPS = ("automations", "business")
 
 
 def sync_roles(apps: Any) -> None:

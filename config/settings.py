@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "formtools",
     "core",
+    "business",
     "invoices",
     "automations",
     "tasks",

@@ -13,7 +13,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from core.money import sum_to_cents
-from invoices.models import Invoice, InvoiceStatus, Payment
+from invoices.models import Invoice, InvoiceKind, InvoiceStatus, Payment
 
 CHART_DAYS = 90
 
@@ -85,7 +85,8 @@ def overdue_series(*, today: dt.date, days: int = CHART_DAYS) -> tuple[list[dt.d
     def overdue_at_some_point(prefix: str = "") -> Q:
         f = lambda name: prefix + name
         return (
-            Q(**{f("sent_at__isnull"): False, f("due_date__lt"): today})
+            # Credit notes are sent too, but nobody owes them.
+            Q(**{f("sent_at__isnull"): False, f("due_date__lt"): today, f("kind"): InvoiceKind.INVOICE})
             # Ended before the window: its start and end would cancel out anyway.
             & ~Q(**{f("paid_at__lt"): window_start}) & ~Q(**{f("voided_at__lt"): window_start})
             & (Q(**{f("paid_at__isnull"): True}) | Q(paid_day__gt=F(f("due_date"))))

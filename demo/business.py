@@ -26,6 +26,7 @@ from django.utils import timezone
 from accounts.roles import OWNER, TEAM_MEMBER, sync_roles
 from automations.models import Automation
 from automations.services import create_automation
+from business.services import get_profile, update_profile
 from core.dates import business_today
 from core.money import CENT, quantize_money
 from invoices import services
@@ -100,6 +101,22 @@ PLANS: list[tuple[str, str, str, str, int, str]] = [
     ("Newsletter service (monthly)", "james", "39.00", "0", -40, "canceled"),
     ("Support retainer (monthly)", "sophie", "250.00", "19", 10, "scheduled"),
 ]
+
+# The demo business's own profile: complete, so its invoices can be sent (§ 14 UStG).
+PROFILE = {
+    "legal_name": "Demo Design Studio GmbH", "street": "Friedrichstraße 123", "postal_code": "10117",
+    "city": "Berlin", "country": "DE", "email": "billing@demo-studio.example", "phone": "+49 30 5550100",
+    "website": "https://demo-studio.example", "vat_id": "DE136695976", "tax_number": "181/815/08155",
+    "bank_name": "Commerzbank Berlin", "iban": "DE89370400440532013000", "bic": "COBADEFFXXX",
+    "invoice_footer": "Demo Design Studio GmbH · Geschäftsführerin: Maria Demo · Amtsgericht Berlin-Charlottenburg HRB 000000",
+}
+# Where the contacts live (made-up addresses): German contacts in German cities, the English-speaking
+# ones in the UK and Ireland.
+ADDRESSES = {
+    "de": [("Lindenallee", "10115", "Berlin"), ("Marienplatz", "80331", "München"), ("Domstraße", "50668", "Köln"),
+           ("Jungfernstieg", "20354", "Hamburg"), ("Königstraße", "70173", "Stuttgart")],
+    "en": [("High Street", "EC1A 1BB", "London"), ("Deansgate", "M3 4LQ", "Manchester"), ("Queen Street", "CF10 2BU", "Cardiff")],
+}
 
 WORKFLOW = "Collections"
 WORKFLOW_STEPS = ["New", "Reminded", "Called", "Paid"]
@@ -265,6 +282,7 @@ class DemoLoader:
 
     def run(self) -> Counter[str]:
         with transaction.atomic():
+            self.load_profile()
             self.load_users()
             self.load_contacts()
             self.load_billing()
@@ -272,6 +290,14 @@ class DemoLoader:
             self.load_tasks()
             self.load_automations()
         return self.created
+
+    # The business itself: filled in only where the profile is still empty (a real owner's entries stay).
+
+    def load_profile(self) -> None:
+        profile = get_profile()
+        missing = {name: value for name, value in PROFILE.items() if not getattr(profile, name)}
+        if missing:
+            update_profile(**missing)
 
     # Users
 
@@ -301,8 +327,14 @@ class DemoLoader:
                 name=name, company=company, email="")
             contact = existing.order_by("pk").first()
             if contact is None:
-                contact = services.create_contact(name=name, email=email, phone=phone, company=company,
-                                                  language=language)
+                places = ADDRESSES[language]
+                street, postal_code, city = places[len(self.contacts) % len(places)]
+                country = "IE" if phone.startswith("+353") else "DE" if language == "de" else "GB"
+                contact = services.create_contact(
+                    name=name, email=email, phone=phone, company=company, language=language,
+                    street=f"{street} {len(self.contacts) + 1}", postal_code=postal_code, city=city, country=country,
+                    is_business=bool(company),
+                )
                 self.created["contacts"] += 1
             self.contacts[key] = contact
             self.progress(1)

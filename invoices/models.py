@@ -20,6 +20,8 @@ from django.utils.translation import gettext_lazy as _
 from core.money import quantize_money
 from core.validators import validate_no_line_breaks
 
+from business.validators import validate_country, validate_vat_id
+
 from .validators import validate_currency
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -39,6 +41,15 @@ class Contact(models.Model):
         _("language"), max_length=2, choices=Language.choices, default=Language.EN,
         help_text=_("The language of the emails this contact receives."),
     )
+    street = models.CharField(_("street and number"), max_length=200, blank=True, validators=[validate_no_line_breaks])
+    postal_code = models.CharField(_("postal code"), max_length=20, blank=True, validators=[validate_no_line_breaks])
+    city = models.CharField(_("city"), max_length=100, blank=True, validators=[validate_no_line_breaks])
+    country = models.CharField(_("country"), max_length=2, default="DE", validators=[validate_country])
+    vat_id = models.CharField(_("VAT ID"), max_length=20, blank=True, validators=[validate_vat_id],
+                              help_text=_("The customer's EU VAT ID; needed for reverse charge."))
+    is_business = models.BooleanField(
+        _("business customer"), default=False,
+        help_text=_("A company rather than a consumer: gets the e-invoice, and reverse charge in other EU countries."))
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -60,6 +71,16 @@ class Contact(models.Model):
         return f"{self.name} ({self.company})" if self.company else self.name
 
     @property
+    def has_address(self) -> bool:
+        return bool(self.street and self.postal_code and self.city and self.country)
+
+    def snapshot(self) -> dict:
+        """The buyer as an invoice keeps it when it is sent."""
+        return {"name": self.name, "company": self.company, "email": self.email, "street": self.street,
+                "postal_code": self.postal_code, "city": self.city, "country": self.country, "vat_id": self.vat_id,
+                "is_business": self.is_business}
+
+    @property
     def first_name(self) -> str:
         return self.name.split(" ", 1)[0] if self.name else ""
 
@@ -79,22 +100,65 @@ class InvoiceSequence(models.Model):
         verbose_name = _("invoice number sequence")
 
 
+class CreditNoteSequence(models.Model):
+    """The last credit note number handed out per year ("ST-2026-0001"): a series of its own."""
+
+    year = models.PositiveIntegerField(primary_key=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("credit note number sequence")
+
+
 class InvoiceStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     SENT = "sent", _("Sent")
     PAID = "paid", _("Paid")
     OVERDUE = "overdue", _("Overdue")
     VOID = "void", _("Void")
+    # A credit note is issued, never paid or overdue (see InvoiceKind).
+    ISSUED = "issued", _("Issued")
+
+
+class InvoiceKind(models.TextChoices):
+    INVOICE = "invoice", _("Invoice")
+    # Stornorechnung: cancels a sent invoice, which stays as it was (void), with its own numbers.
+    CREDIT_NOTE = "credit_note", _("Credit note")
+
+
+class TaxTreatment(models.TextChoices):
+    STANDARD = "standard", _("VAT as on the lines")
+    # § 19 UStG: no VAT at all, and the invoice says why.
+    SMALL_BUSINESS = "small_business", _("Small business (§ 19 UStG): no VAT")
+    # EU business customer in another member state: the customer accounts for the VAT.
+    REVERSE_CHARGE = "reverse_charge", _("Reverse charge: the customer accounts for the VAT")
 
 
 class Invoice(models.Model):
     Status = InvoiceStatus
+    Kind = InvoiceKind
 
     number = models.CharField(_("number"), max_length=20, unique=True, editable=False)
+    kind = models.CharField(_("kind"), max_length=12, choices=InvoiceKind.choices, default=InvoiceKind.INVOICE)
+    # A credit note's invoice (PROTECT: an invoice with a credit note can never be deleted).
+    credit_for = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="credit_note",
+        verbose_name=_("credit note for"),
+    )
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="invoices", verbose_name=_("contact"))
     status = models.CharField(_("status"), max_length=10, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT)
     issue_date = models.DateField(_("issue date"))
     due_date = models.DateField(_("due date"))
+    # Leistungsdatum: the day the goods were delivered or the service done, or the first day of a
+    # service period that ends on service_end. Empty means "the issue date", which the invoice says.
+    service_date = models.DateField(_("service date"), null=True, blank=True)
+    service_end = models.DateField(_("end of the service period"), null=True, blank=True)
+    tax_treatment = models.CharField(_("VAT"), max_length=20, choices=TaxTreatment.choices,
+                                     default=TaxTreatment.STANDARD)
+    # The seller (business profile) and the buyer (contact) as they were when the invoice was sent:
+    # the document stays the same whatever changes later. Empty on drafts.
+    seller = models.JSONField(_("seller"), default=dict, blank=True, editable=False)
+    buyer = models.JSONField(_("buyer"), default=dict, blank=True, editable=False)
     currency = models.CharField(_("currency"), max_length=3, validators=[validate_currency])
     # TextField's max_length only sizes the form widget: the validator makes full_clean enforce it.
     notes = models.TextField(_("notes"), blank=True, max_length=10_000, validators=[MaxLengthValidator(10_000)])
@@ -136,6 +200,18 @@ class Invoice(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(due_date__gte=F("issue_date")), name="invoice_due_not_before_issue"),
             models.CheckConstraint(condition=Q(status__in=InvoiceStatus.values), name="invoice_status_valid"),
+            models.CheckConstraint(condition=Q(kind__in=InvoiceKind.values), name="invoice_kind_valid"),
+            models.CheckConstraint(condition=Q(tax_treatment__in=TaxTreatment.values), name="invoice_tax_treatment_valid"),
+            # Only credit notes are "issued", and a credit note is never anything else but draft.
+            models.CheckConstraint(
+                condition=(Q(kind="credit_note") & Q(credit_for__isnull=False) & Q(status__in=["issued", "draft"]))
+                | (Q(kind="invoice") & Q(credit_for__isnull=True) & ~Q(status="issued")),
+                name="invoice_credit_note_shape",
+            ),
+            models.CheckConstraint(
+                condition=Q(service_end__isnull=True) | (Q(service_date__isnull=False) & Q(service_end__gte=F("service_date"))),
+                name="invoice_service_period_in_order",
+            ),
             models.CheckConstraint(condition=Q(total__gte=0), name="invoice_total_not_negative"),
             models.CheckConstraint(condition=Q(amount_paid__gte=0), name="invoice_paid_not_negative"),
             models.CheckConstraint(condition=Q(amount_paid__lte=F("total")), name="invoice_no_overpayment"),
@@ -154,6 +230,18 @@ class Invoice(models.Model):
     def clean(self) -> None:
         if self.issue_date and self.due_date and self.due_date < self.issue_date:
             raise ValidationError({"due_date": _("The due date cannot be before the issue date.")})
+        if self.service_end and not self.service_date:
+            raise ValidationError({"service_date": _("A service period needs its first day too.")})
+        if self.service_end and self.service_date and self.service_end < self.service_date:
+            raise ValidationError({"service_end": _("The service period cannot end before it starts.")})
+
+    @property
+    def is_credit_note(self) -> bool:
+        return self.kind == InvoiceKind.CREDIT_NOTE
+
+    @property
+    def is_partly_paid(self) -> bool:
+        return self.is_open and 0 < self.amount_paid < self.total
 
     @property
     def balance(self) -> Decimal:

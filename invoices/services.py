@@ -9,6 +9,7 @@ rules do not allow raises `DomainError` with a message for the person who tried.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -19,17 +20,22 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from core.dates import business_today
 from core.errors import DomainError, as_domain_error, validate
+from business import services as business
+from business.validators import EU_COUNTRIES, compact
 from core.validators import reject_null_characters
 
 from . import signals
 from .validators import validate_business_date
 from .models import (
     Contact,
+    CreditNoteSequence,
+    InvoiceKind,
+    TaxTreatment,
     Interval,
     Invoice,
     InvoiceSequence,
@@ -42,6 +48,7 @@ from .models import (
 )
 
 OPEN_STATUSES = (InvoiceStatus.SENT, InvoiceStatus.OVERDUE)
+log = logging.getLogger(__name__)
 
 
 def _now(now: dt.datetime | None) -> dt.datetime:
@@ -94,10 +101,47 @@ def db_datetime(value: dt.datetime) -> Any:
 # --- Contacts ---------------------------------------------------------------------------------
 
 
-def create_contact(*, name: str, email: str = "", phone: str = "", company: str = "", language: str = "en") -> Contact:
-    contact = Contact(name=name.strip(), email=email.strip(), phone=phone.strip(), company=company.strip(), language=language)
+CONTACT_FIELDS = ("name", "email", "phone", "company", "language", "street", "postal_code", "city", "country",
+                  "vat_id", "is_business")
+
+
+def _clean_contact_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    cleaned = {}
+    for name, value in fields.items():
+        if isinstance(value, str):
+            value = value.strip()
+            if name == "vat_id":
+                value = compact(value)
+            elif name == "country":
+                value = value.upper()
+        cleaned[name] = value
+    return cleaned
+
+
+def create_contact(*, name: str, email: str = "", phone: str = "", company: str = "", language: str = "en",
+                   street: str = "", postal_code: str = "", city: str = "", country: str = "DE", vat_id: str = "",
+                   is_business: bool = False) -> Contact:
+    contact = Contact(**_clean_contact_fields({
+        "name": name, "email": email, "phone": phone, "company": company, "language": language, "street": street,
+        "postal_code": postal_code, "city": city, "country": country, "vat_id": vat_id, "is_business": is_business,
+    }))
     validate(contact)
     contact.save()
+    return contact
+
+
+def update_contact(*, contact: Contact, **fields: Any) -> Contact:
+    """Change a contact's details. Invoices already sent keep the buyer they were sent to."""
+    unknown = set(fields) - set(CONTACT_FIELDS)
+    if unknown:
+        raise TypeError(f"update_contact() cannot change {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        for name, value in _clean_contact_fields(fields).items():
+            setattr(locked, name, value)
+        validate(locked)
+        locked.save()
+    _refresh(contact, locked)
     return contact
 
 
@@ -105,13 +149,26 @@ def create_contact(*, name: str, email: str = "", phone: str = "", company: str 
 
 
 def reserve_invoice_numbers(*, year: int, count: int = 1) -> list[str]:
-    """Reserve `count` consecutive numbers of `year` ("2026-0001", …) in one atomic statement.
+    """Reserve `count` consecutive invoice numbers of `year` ("2026-0001", …) in one atomic statement.
 
     An upsert bumps the year's counter and returns the new value, so two invoices created at the
     same moment (two transactions, two workers) can never get the same or a skipped number: the
     second waits on the row lock of the first.
     """
-    table = InvoiceSequence._meta.db_table
+    return _reserve(InvoiceSequence, year=year, count=count, prefix="")
+
+
+# Credit notes have a series of their own (Stornorechnung): "ST-2026-0001".
+CREDIT_NOTE_PREFIX = "ST-"
+
+
+def reserve_credit_note_numbers(*, year: int, count: int = 1) -> list[str]:
+    return _reserve(CreditNoteSequence, year=year, count=count, prefix=CREDIT_NOTE_PREFIX)
+
+
+def _reserve(sequence: type[InvoiceSequence] | type[CreditNoteSequence], *, year: int, count: int,
+             prefix: str) -> list[str]:
+    table = sequence._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (year, last_number) VALUES (%s, %s) "
@@ -120,7 +177,7 @@ def reserve_invoice_numbers(*, year: int, count: int = 1) -> list[str]:
             [year, count],
         )
         last = cursor.fetchone()[0]
-    return [f"{year}-{n:04d}" for n in range(last - count + 1, last + 1)]
+    return [f"{prefix}{year}-{n:04d}" for n in range(last - count + 1, last + 1)]
 
 
 # --- Invoices ---------------------------------------------------------------------------------
@@ -154,8 +211,25 @@ def _build_items(invoice: Invoice, items: Iterable[Mapping[str, Any] | LineItem]
                 raise DomainError(_("Line %(n)d: quantity, price and tax rate must be numbers.") % {"n": position + 1})
         if line.tax_rate > 100:
             raise DomainError(_("Line %(n)d: the tax rate cannot be more than 100%%.") % {"n": position + 1})
+        if line.tax_rate and invoice.tax_treatment != TaxTreatment.STANDARD:
+            raise DomainError(_("Line %(n)d: an invoice with “%(treatment)s” has no VAT on its lines; set the "
+                                "tax rate to 0.") % {"n": position + 1, "treatment": invoice.get_tax_treatment_display()},
+                              field="tax_treatment")
         built.append(line)
     return built
+
+
+def default_tax_treatment(contact: Contact) -> str:
+    """How VAT works on a new invoice to `contact`, from the business profile: no VAT at all for a
+    small business (§ 19 UStG); reverse charge for a business customer in another EU country when
+    the profile says so; otherwise the lines' rates."""
+    profile = business.get_profile()
+    if profile.small_business:
+        return TaxTreatment.SMALL_BUSINESS
+    if (profile.reverse_charge and contact.is_business and contact.country in EU_COUNTRIES
+            and contact.country != profile.country):
+        return TaxTreatment.REVERSE_CHARGE
+    return TaxTreatment.STANDARD
 
 
 def _apply_totals(invoice: Invoice, items: list[LineItem]) -> None:
@@ -176,16 +250,23 @@ def create_invoice(
     now: dt.datetime | None = None,
     recurring: RecurringPayment | None = None,
     period_start: dt.date | None = None,
+    service_date: dt.date | None = None,
+    service_end: dt.date | None = None,
+    tax_treatment: str | None = None,
 ) -> Invoice:
-    """A new draft invoice with its line items and the next number of its issue year."""
+    """A new draft invoice with its line items and the next number of its issue year. Payment
+    terms and the VAT treatment default to the business profile's."""
     issue_date = issue_date or business_today(now)
     check_date(issue_date, field="issue_date")
-    due_date = due_date or issue_date + dt.timedelta(days=settings.DEFAULT_PAYMENT_TERMS_DAYS)
+    due_date = due_date or issue_date + dt.timedelta(days=business.payment_terms_days())
     check_date(due_date, field="due_date")
+    for name, value in (("service_date", service_date), ("service_end", service_end)):
+        check_date(value, field=name)
     currency = (currency or settings.DEFAULT_CURRENCY).strip().upper()
     invoice = Invoice(
         contact=contact, issue_date=issue_date, due_date=due_date, currency=currency, notes=notes,
-        created_by=by, recurring=recurring, period_start=period_start,
+        created_by=by, recurring=recurring, period_start=period_start, service_date=service_date,
+        service_end=service_end, tax_treatment=tax_treatment or default_tax_treatment(contact),
     )
     _check_invoice_fields(invoice)
     with transaction.atomic():
@@ -209,8 +290,8 @@ def update_draft_invoice(
     items: Iterable[Mapping[str, Any] | LineItem] | None = None,
     **fields: Any,
 ) -> Invoice:
-    """Change a draft's contact, dates, currency, notes or line items (all replaced when given)."""
-    allowed = {"contact", "issue_date", "due_date", "currency", "notes"}
+    """Change a draft's contact, dates, currency, notes, VAT treatment or line items (all replaced when given)."""
+    allowed = {"contact", "issue_date", "due_date", "currency", "notes", "service_date", "service_end", "tax_treatment"}
     unknown = set(fields) - allowed
     if unknown:
         raise TypeError(f"update_draft_invoice() cannot change {', '.join(sorted(unknown))}")
@@ -219,7 +300,7 @@ def update_draft_invoice(
         if locked.status != InvoiceStatus.DRAFT:
             raise DomainError(_("Only a draft can be edited; invoice %(number)s is %(status)s.") % {
                 "number": locked.number, "status": locked.get_status_display()})
-        for name in ("issue_date", "due_date"):
+        for name in ("issue_date", "due_date", "service_date", "service_end"):
             if name in fields:
                 check_date(fields[name], field=name)
         new_issue = fields.get("issue_date")
@@ -238,7 +319,7 @@ def update_draft_invoice(
             locked.items.all().delete()
             LineItem.objects.bulk_create(lines)
         else:
-            lines = list(locked.items.all())
+            lines = _build_items(locked, list(locked.items.all()))  # checked again: the VAT treatment may have changed
         _apply_totals(locked, lines)
         locked.save()
     _refresh(invoice, locked)
@@ -272,19 +353,46 @@ def _transition_refused(invoice: Invoice, action: str) -> DomainError:
     )
 
 
+# A consumer's address may be left out of an invoice of at most this much (§ 33 UStDV).
+SMALL_AMOUNT = Decimal("250.00")
+
+
+def missing_for_sending(invoice: Invoice) -> list[str]:
+    """What a legally complete invoice needs (§ 14 UStG) and this one lacks, as the person who
+    sends it reads it: the business profile's empty fields, the customer's address, the VAT ID that
+    reverse charge requires. Empty when it can be sent."""
+    problems = []
+    missing = business.missing_for_invoices()
+    if missing:
+        problems.append(_("Your business profile has no %(fields)s yet.") % {"fields": ", ".join(missing)})
+    contact = invoice.contact
+    needs_address = contact.is_business or invoice.total > SMALL_AMOUNT or invoice.tax_treatment == TaxTreatment.REVERSE_CHARGE
+    if needs_address and not contact.has_address:
+        problems.append(_("%(contact)s has no complete postal address (street, postal code, city).") % {
+            "contact": contact.name})
+    if invoice.tax_treatment == TaxTreatment.REVERSE_CHARGE and not contact.vat_id:
+        problems.append(_("Reverse charge needs the VAT ID of %(contact)s.") % {"contact": contact.name})
+    return problems
+
+
 def send_invoice(*, invoice: Invoice, by=None, now: dt.datetime | None = None) -> Invoice:
-    """draft → sent. Fires `invoice_sent`. The email itself is the automations' business."""
+    """draft → sent. Fires `invoice_sent`. Refused while the invoice lacks what the law asks for
+    (missing_for_sending); the seller and buyer are kept on the invoice as they are now."""
     now = _now(now)
     with transaction.atomic():
         # Lock first, so line items cannot be removed between the check and the send.
-        locked = Invoice.objects.select_for_update().filter(pk=invoice.pk).first()
-        if locked is None or locked.status != InvoiceStatus.DRAFT:
+        locked = Invoice.objects.select_for_update().select_related("contact").filter(pk=invoice.pk).first()
+        if locked is None or locked.status != InvoiceStatus.DRAFT or locked.kind != InvoiceKind.INVOICE:
             raise _transition_refused(invoice, _("sent"))
         if not locked.items.exists():
             raise DomainError(_("Invoice %(number)s has no line items; add at least one before sending it.") % {
                 "number": invoice.number})
+        problems = missing_for_sending(locked)
+        if problems:
+            raise DomainError(_("Invoice %(number)s cannot be sent yet: %(problems)s") % {
+                "number": invoice.number, "problems": " ".join(problems)})
         changed = Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.DRAFT).update(
-            status=InvoiceStatus.SENT, sent_at=now
+            status=InvoiceStatus.SENT, sent_at=now, seller=business.snapshot(), buyer=locked.contact.snapshot(),
         )
         if changed != 1:  # pragma: no cover - the row lock makes this impossible
             raise _transition_refused(invoice, _("sent"))
@@ -354,11 +462,17 @@ def record_payment(
 
 
 def void_invoice(*, invoice: Invoice, by=None, now: dt.datetime | None = None) -> Invoice:
-    """draft, sent or overdue → void, when nothing has been paid on it."""
+    """draft, sent or overdue → void, when nothing has been paid on it.
+
+    A draft was never given to anyone: it is only marked void. A sent invoice stays as it was sent
+    and gets a credit note (Stornorechnung) that cancels it: a document of its own, with a number
+    of its own series, the same lines and amounts, and a reference to the invoice (it is on
+    `invoice.credit_note` afterwards). Fires `invoice_voided`, then `credit_note_issued`.
+    """
     now = _now(now)
     with transaction.atomic():
         changed = Invoice.objects.filter(
-            pk=invoice.pk, status__in=[InvoiceStatus.DRAFT, *OPEN_STATUSES], amount_paid=0
+            pk=invoice.pk, kind=InvoiceKind.INVOICE, status__in=[InvoiceStatus.DRAFT, *OPEN_STATUSES], amount_paid=0
         ).update(status=InvoiceStatus.VOID, voided_at=now)
         if changed != 1:
             current = Invoice.objects.filter(pk=invoice.pk).first()
@@ -368,7 +482,30 @@ def void_invoice(*, invoice: Invoice, by=None, now: dt.datetime | None = None) -
             raise _transition_refused(invoice, _("voided"))
         invoice.refresh_from_db()
         signals.invoice_voided.send(sender=Invoice, invoice=invoice, by=by, now=now)
+        if invoice.sent_at is not None:
+            credit_note = _issue_credit_note(invoice, by=by, now=now)
+            signals.credit_note_issued.send(sender=Invoice, invoice=credit_note, original=invoice, by=by, now=now)
     return invoice
+
+
+def _issue_credit_note(original: Invoice, *, by, now: dt.datetime) -> Invoice:
+    today = business_today(now)
+    credit_note = Invoice.objects.create(
+        kind=InvoiceKind.CREDIT_NOTE, credit_for=original, number=reserve_credit_note_numbers(year=today.year)[0],
+        contact_id=original.contact_id, status=InvoiceStatus.ISSUED, issue_date=today, due_date=today,
+        currency=original.currency, service_date=original.service_date or original.issue_date,
+        service_end=original.service_end, tax_treatment=original.tax_treatment,
+        subtotal=original.subtotal, tax_total=original.tax_total, total=original.total,
+        notes=_("Cancels invoice %(number)s of %(date)s.") % {
+            "number": original.number, "date": formats.date_format(original.issue_date, "SHORT_DATE_FORMAT")},
+        seller=business.snapshot(), buyer=original.buyer, created_by=by, sent_at=now,
+    )
+    LineItem.objects.bulk_create([
+        LineItem(invoice=credit_note, position=item.position, description=item.description, quantity=item.quantity,
+                 unit_price=item.unit_price, tax_rate=item.tax_rate)
+        for item in original.items.order_by("position", "pk")
+    ])
+    return credit_note
 
 
 @dataclass(frozen=True)
@@ -635,14 +772,21 @@ def issue_recurring_invoices(*, now: dt.datetime | None = None, batch_size: int 
     for plan in _in_batches(scheduled, batch_size):
         try:
             issued += _start(plan, by=None, now=now)  # issues its first invoice too
-        except DomainError:
-            continue  # started or canceled meanwhile by someone else
+        except DomainError as exc:
+            # Started or canceled meanwhile by someone else, or its first invoice cannot be sent yet
+            # (then it stays scheduled and the next pass tries again).
+            log.info("Recurring payment %s not started: %s", plan.pk, exc.message)
     due = RecurringPayment.objects.filter(
         Q(next_date__lte=today) | Q(end_date__isnull=False, next_date__gt=F("end_date")),
         status=RecurringStatus.ACTIVE,
     )
     for plan in _in_batches(due, batch_size):
-        issued += _issue_due_periods(plan, now=now)
+        try:
+            issued += _issue_due_periods(plan, now=now)
+        except DomainError as exc:
+            # Its invoice cannot be sent yet (the profile or the customer's address is missing):
+            # nothing of the period was kept, the next pass tries again.
+            log.warning("Recurring payment %s: %s", plan.pk, exc.message)
     return issued
 
 

@@ -15,6 +15,8 @@ invoice_paid = Signal()
 payment_recorded = Signal()
 # invoice, by, now
 invoice_voided = Signal()
+# invoice (the credit note), original (the voided invoice), by, now
+credit_note_issued = Signal()
 # invoices: OverdueBatch, the rows (id, contact_id, due_date) one batch of the overdue scan flipped,
 # held in a temporary table (`invoices.table`) for a set-based INSERT … SELECT; iterating it reads
 # them as OverdueInvoice. Both work only inside the sender's transaction. now

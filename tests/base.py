@@ -47,7 +47,8 @@ _counter = 0
 def make_contact(**overrides: Any) -> Contact:
     global _counter
     _counter += 1
-    fields = {"name": f"Ada Lovelace {_counter}", "email": f"ada{_counter}@example.com", "company": "Analytical Ltd"}
+    fields = {"name": f"Ada Lovelace {_counter}", "email": f"ada{_counter}@example.com", "company": "Analytical Ltd",
+              "street": "12 St James's Square", "postal_code": "SW1Y 4LB", "city": "London", "country": "GB"}
     fields.update(overrides)
     return services.create_contact(**fields)
 

@@ -55,6 +55,9 @@ def test_the_recurring_job_starts_and_invoices_every_plan_due_today_on_sqlite(sq
         from automations.services import create_automation
         from invoices.services import create_contact, create_recurring
         from django_q.tasks import async_task
+        from business.services import update_profile
+        update_profile(legal_name="Test GmbH", street="Hauptstraße 1", postal_code="10115", city="Berlin",
+                       tax_number="181/815/08155")
         create_automation(name="Follow up", trigger="invoice_sent", frequency="unlimited", is_active=True,
                           actions=[{"kind": "create_task", "title": "Follow up {{ invoice.number }}"}])
         for n in range(3):

@@ -7,7 +7,8 @@ Apps stand in layers; each may import only the layers below it:
     dashboard  demo             pages and data on top of everything
     automations                 the engine: reads invoices, creates tasks, moves cards
     tasks  workflows            Tasks & Reminders, boards (beside each other, not on each other)
-    invoices                    contacts, invoices, payments, plans: the lowest business app
+    invoices                    contacts, invoices, payments, plans
+    business                    the business profile: the seller on every invoice
     accounts                    people, roles, permissions
     core                        what every app shares; imports no app of ours
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 import grimp
 import pytest
 
-LAYERS = [["config"], ["dashboard", "demo"], ["automations"], ["tasks", "workflows"], ["invoices"], ["accounts"],
+LAYERS = [["config"], ["dashboard", "demo"], ["automations"], ["tasks", "workflows"], ["invoices"], ["business"], ["accounts"],
           ["core"]]
 APPS = [app for layer in LAYERS for app in layer]
 

@@ -17,7 +17,7 @@ from automations.models import Automation
 from bench.load_bulk import Command as LoadBulk
 from core.dates import business_today
 from invoices import services
-from invoices.models import Contact, Invoice, InvoiceSequence, LineItem, Payment, RecurringPayment
+from invoices.models import Contact, CreditNoteSequence, Invoice, InvoiceSequence, LineItem, Payment, RecurringPayment
 from tasks.models import Task
 from workflows.models import Card, Step, Workflow
 
@@ -49,15 +49,17 @@ def bench_invoices():
 
 
 def assert_numbers_continue_each_year(invoices) -> None:
-    """Numbers are unique and, per year, one gap-free run that ends at the year's counter."""
-    by_year: dict[int, list[int]] = defaultdict(list)
-    for number in invoices.values_list("number", flat=True):
-        year, n = number.split("-")
-        by_year[int(year)].append(int(n))
-    for year, ns in by_year.items():
-        assert len(ns) == len(set(ns))
-        assert sorted(ns) == list(range(min(ns), max(ns) + 1)), f"gap in {year}"
-        assert InvoiceSequence.objects.get(year=year).last_number == max(ns)
+    """Numbers are unique and, per year and series (invoices "2026-0001", credit notes
+    "ST-2026-0001"), one gap-free run that ends at the year's counter."""
+    for kind, sequence in (("invoice", InvoiceSequence), ("credit_note", CreditNoteSequence)):
+        by_year: dict[int, list[int]] = defaultdict(list)
+        for number in invoices.filter(kind=kind).values_list("number", flat=True):
+            year, n = number.split("-")[-2:]
+            by_year[int(year)].append(int(n))
+        for year, ns in by_year.items():
+            assert len(ns) == len(set(ns))
+            assert sorted(ns) == list(range(min(ns), max(ns) + 1)), f"gap in {year}"
+            assert sequence.objects.get(year=year).last_number == max(ns)
 
 
 def assert_money_adds_up(invoices) -> None:
@@ -87,9 +89,14 @@ def test_default_run_creates_the_demo_business():
     assert contacts.exclude(company="").exists() and contacts.filter(company="").exists()
     assert contacts.filter(email="").count() == 1
 
-    invoices = Invoice.objects.all()
+    invoices = Invoice.objects.filter(kind="invoice")
     assert 55 <= invoices.count() <= 70
     assert set(invoices.values_list("status", flat=True)) == ALL_STATUSES
+    # The sent invoices voided have their credit notes.
+    voided_sent = invoices.filter(status="void", sent_at__isnull=False)
+    assert voided_sent.exists()
+    assert set(Invoice.objects.filter(kind="credit_note").values_list("credit_for", flat=True)) == set(
+        voided_sent.values_list("pk", flat=True))
     item_counts = set(invoices.annotate(n=Count("items")).values_list("n", flat=True))
     assert item_counts <= {1, 2, 3, 4} and len(item_counts) > 1
     assert invoices.filter(status__in=["sent", "overdue"], amount_paid__gt=0).exists(), "partly paid ones"
