@@ -8,7 +8,7 @@ attempt never does the work twice (see automations.dispatch).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.dates import business_today
 from core.errors import DomainError
+from core.fields import model_field
 from invoices.public import public_url
 from tasks.models import Task
 from tasks import services as task_services
@@ -28,6 +29,9 @@ from .errors import ActionError, ActionSkipped
 from .mailer import send_for_run
 from .models import SETTINGS_FIELDS, RunAction, RunActionStatus
 from .models import Action as ActionRow
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 __all__ = ["ACTIONS", "Action", "ActionBatch", "ActionError", "ActionSkipped"]
 
@@ -69,13 +73,12 @@ def _is_empty(value: Any) -> bool:
 
 def _value(action: ActionRow, name: str) -> Any:
     # Foreign keys are read by id: no query, and no DoesNotExist for a row deleted meanwhile.
-    field = action._meta.get_field(name)
-    return getattr(action, field.attname)
+    return getattr(action, model_field(action, name).attname)
 
 
 class Action:
     kind: str
-    label: str
+    label: StrOrPromise
     # Fields of the Action row this kind uses; the others must stay empty.
     fields: tuple[str, ...] = ()
     required: tuple[str, ...] = ()
@@ -260,6 +263,8 @@ class MoveCard(Action):
 
     @classmethod
     def _place(cls, *, run, action: ActionRow):
+        # Required for this kind, and PROTECT keeps a step with actions from being deleted.
+        assert action.step is not None, "a move_card action without its step"
         try:
             return workflow_services.place_card(contact=run.contact, step=action.step)
         except DomainError as exc:

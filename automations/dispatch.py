@@ -365,13 +365,13 @@ def _execute_together(runs: list[Run], actions: dict[int, list[Action]], now: dt
     every run is retried from the start: still once). On any error — a permanent one of a single
     run included — the batch is rolled back and None returned: the caller then executes each run
     on its own, so one run's failure never fails the others."""
-    outcomes: dict[tuple[str, str], list[int]] = {}
+    outcomes: dict[tuple[RunStatus, str], list[int]] = {}
     try:
         with transaction.atomic():
             # Read again under lock: a worker whose lease ran out meanwhile cannot record twice.
             results: dict[int, dict[int, RunAction]] = {}
-            for result in RunAction.objects.select_for_update().filter(run_id__in=[run.pk for run in runs]).order_by("pk"):
-                results.setdefault(result.run_id, {})[result.position] = result
+            for row in RunAction.objects.select_for_update().filter(run_id__in=[run.pk for run in runs]).order_by("pk"):
+                results.setdefault(row.run_id, {})[row.position] = row
             batch = ActionBatch(now=now)
             for run in runs:
                 reason = _why_skip(run)

@@ -12,6 +12,8 @@ import smtplib
 import socket
 from email.utils import formataddr, make_msgid
 
+from anymail.exceptions import AnymailAPIError, AnymailError, AnymailInvalidAddress, AnymailRecipientsRefused
+from anymail.message import AnymailMessage
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -28,16 +30,6 @@ from .tracking import refresh_email_status
 def _classify(exc: Exception):
     """The ActionError for an exception raised while handing the message to the backend (None for
     one that is not about sending: a bug, raised as it is)."""
-    try:
-        from anymail.exceptions import (
-            AnymailAPIError,
-            AnymailError,
-            AnymailInvalidAddress,
-            AnymailRecipientsRefused,
-        )
-    except ImportError:  # pragma: no cover - anymail is a requirement
-        AnymailAPIError = AnymailError = AnymailInvalidAddress = AnymailRecipientsRefused = ()  # type: ignore[assignment]
-
     if isinstance(exc, (AnymailRecipientsRefused, AnymailInvalidAddress, smtplib.SMTPRecipientsRefused)):
         return ActionError(_("The email address was refused: %(error)s") % {"error": exc}, permanent=True)
     if isinstance(exc, AnymailAPIError):
@@ -78,7 +70,7 @@ def idempotency_headers(key: str) -> dict[str, str]:
 
 
 def build_message(*, action, contact, context: dict[str, str], language: str, run_id: int | None, key: str, to: str,
-                  message_id: str | None = None):
+                  message_id: str | None = None) -> EmailMultiAlternatives:
     with translation.override(language):
         subject = placeholders.single_line(placeholders.render_text(action.subject, context))
         text = placeholders.render_text(action.body, context)
@@ -86,16 +78,15 @@ def build_message(*, action, contact, context: dict[str, str], language: str, ru
     sender_name = placeholders.single_line(action.sender_name or settings.BUSINESS_NAME)
     from_email = formataddr((sender_name, settings.DEFAULT_FROM_EMAIL)) if sender_name else settings.DEFAULT_FROM_EMAIL
     domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
-    message = EmailMultiAlternatives(
+    message = AnymailMessage(
         subject=subject, body=text, from_email=from_email, to=[to],
         reply_to=[action.reply_to] if action.reply_to else None,
         headers={"Message-ID": message_id or make_msgid(idstring=key, domain=domain), "X-Automation-Key": key,
                  **idempotency_headers(key)},
+        # anymail: the run id comes back with the ESP's tracking events; other backends ignore both.
+        metadata={"run_id": str(run_id or ""), "key": key}, tags=["automation"],
     )
     message.attach_alternative(html, "text/html")
-    # anymail: the run id comes back with the ESP's tracking events; ignored by other backends.
-    message.metadata = {"run_id": str(run_id or ""), "key": key}
-    message.tags = ["automation"]
     return message
 
 

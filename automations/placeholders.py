@@ -14,17 +14,21 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.utils import formats, translation
 from django.utils.html import escape, linebreaks
 from django.utils.translation import gettext_lazy as _
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 TOKEN = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
 # Anything that opens template syntax but is not a well-formed {{ name }}.
 SUSPICIOUS = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
 
-PLACEHOLDERS: dict[str, str] = {
+PLACEHOLDERS: dict[str, StrOrPromise] = {
     "contact.first_name": _("Contact's first name"),
     "contact.last_name": _("Contact's last name"),
     "contact.name": _("Contact's full name"),

@@ -15,11 +15,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import DomainError, messages_by_field
+from core.fields import model_field
 from core.validators import reject_null_characters
 from workflows.models import Step
 
@@ -51,16 +52,16 @@ class AutomationInvalid(DomainError):
                                               if item[0] in order else len(order))
             )
             parts.append(_("Action %(n)d: %(details)s") % {"n": index + 1, "details": details})
-        fields = list(errors) + (["actions"] if action_errors else [])
-        super().__init__(" ".join(parts), field=fields[0] if len(fields) == 1 else None)
+        named = list(errors) + (["actions"] if action_errors else [])
+        super().__init__(" ".join(parts), field=named[0] if len(named) == 1 else None)
 
 
-def _describe(model: type, field: str, messages: list[str]) -> str:
+def _describe(model: type[models.Model], field: str, messages: list[str]) -> str:
     text = " ".join(str(m) for m in messages)
     if field == NON_FIELD_ERRORS:
         return text
     try:
-        label = str(model._meta.get_field(field).verbose_name)
+        label = str(model_field(model, field).verbose_name)
     except Exception:
         label = field
     return f"{label[:1].upper()}{label[1:]}: {text}"
@@ -118,8 +119,7 @@ def build_action(data: Mapping[str, Any], *, position: int = 0) -> tuple[Action,
     action.kind = kind
     for name in SETTINGS_FIELDS:
         value = data.get(name)
-        field = Action._meta.get_field(name)
-        if value is None and not field.null:
+        if value is None and not model_field(Action, name).null:
             value = ""
         if name in _TRIMMED and isinstance(value, str):
             value = value.strip()
@@ -236,7 +236,9 @@ def _update_locked(automation: Automation, *, name: Any, trigger: Any, frequency
     )
     if is_active is not _KEEP:
         locked.is_active = bool(is_active)
-    built, action_errors, list_errors = [], {}, []
+    built: list[Action] = []
+    action_errors: dict[int, dict[str, list[str]]] = {}
+    list_errors: list[str] = []
     if actions is not _KEEP:
         built, action_errors, list_errors = _build_actions(actions)
     if list_errors:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
 from core.errors import DomainError, validate
+from core.fields import model_field
 
 from .models import BusinessProfile
 from .validators import compact
@@ -121,7 +122,7 @@ def sender(profile: BusinessProfile | None = None) -> tuple[str, str]:
 def missing_for_invoices(profile: BusinessProfile | None = None) -> list[str]:
     """The labels of the profile fields an invoice must show (§ 14 UStG) that are still empty."""
     profile = profile or get_profile()
-    missing = [str(BusinessProfile._meta.get_field(name).verbose_name)
+    missing = [str(model_field(BusinessProfile, name).verbose_name)
                for name in ("legal_name", "street", "postal_code", "city", "country") if not getattr(profile, name)]
     if not profile.vat_id and not profile.tax_number:
         missing.append(_("tax number or VAT ID"))

@@ -12,7 +12,9 @@ from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
+from django.db import models
 
+from .fields import model_field
 from .validators import reject_null_characters
 
 
@@ -52,10 +54,10 @@ def validate(obj: Any, *, exclude: Iterable[str] = ()) -> None:
         raise as_domain_error(exc) from None
 
 
-def validate_value(model: type, name: str, value: Any) -> Any:
+def validate_value(model: type[models.Model], name: str, value: Any) -> Any:
     """One field's value cleaned by the field (its validators: length, line breaks, …), or a
     DomainError at that field."""
-    field = model._meta.get_field(name)
+    field = model_field(model, name)
     try:
         if isinstance(value, str) and "\x00" in value:
             raise ValidationError(ProhibitNullCharactersValidator.message, code="null_characters_not_allowed")

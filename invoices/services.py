@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast, overload
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
@@ -69,7 +69,8 @@ def to_money(value: Any, *, field: str = "amount") -> Decimal:
         raise DomainError(_("The amount must be greater than zero."), field=field)
     if amount >= Decimal("1e12"):
         raise DomainError(_("The amount is too large."), field=field)
-    if amount.normalize().as_tuple().exponent < -2:
+    # A finite amount (checked above) has a numeric exponent, not "n", "N" or "F".
+    if cast(int, amount.normalize().as_tuple().exponent) < -2:
         raise DomainError(_("Amounts can have at most two decimal places."), field=field)
     return amount
 
@@ -338,7 +339,7 @@ def recalculate_invoice(*, invoice: Invoice) -> Invoice:
     return invoice
 
 
-def _refresh(target: Invoice | RecurringPayment, source: Invoice | RecurringPayment) -> None:
+def _refresh(target: Invoice | RecurringPayment | Contact, source: Invoice | RecurringPayment | Contact) -> None:
     """Copy the fields of the locked, saved copy onto the caller's object."""
     for field in source._meta.concrete_fields:
         setattr(target, field.attname, getattr(source, field.attname))
@@ -526,15 +527,21 @@ class OverdueBatch(Sequence[OverdueInvoice]):
 
     table = "invoices_overdue_batch"
 
-    def __init__(self, count: int) -> None:
-        self.count = count
+    def __init__(self, size: int) -> None:
+        self.size = size  # not `count`: that is Sequence.count(value)
         self.open = True  # False once the transaction has ended and the table is gone or reused
         self._rows: list[OverdueInvoice] | None = None
 
     def __len__(self) -> int:
-        return self.count
+        return self.size
 
-    def __getitem__(self, index):  # type: ignore[override]  # int or slice, as a list takes them
+    @overload
+    def __getitem__(self, index: int) -> OverdueInvoice: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[OverdueInvoice]: ...
+
+    def __getitem__(self, index: int | slice) -> OverdueInvoice | list[OverdueInvoice]:
         return self._load()[index]
 
     def __iter__(self) -> Iterator[OverdueInvoice]:
@@ -550,7 +557,7 @@ class OverdueBatch(Sequence[OverdueInvoice]):
         return self._rows
 
     def __repr__(self) -> str:
-        return f"<OverdueBatch of {self.count} invoice(s)>"
+        return f"<OverdueBatch of {self.size} invoice(s)>"
 
 
 def mark_overdue(*, now: dt.datetime | None = None, batch_size: int = 10_000) -> int:
@@ -625,7 +632,7 @@ def _as_date(value: Any) -> dt.date:
 
 # --- Recurring payments -----------------------------------------------------------------------
 
-STEP = {
+STEP: dict[str, Callable[[int], relativedelta]] = {
     Interval.WEEKLY: lambda n: relativedelta(weeks=n),
     Interval.MONTHLY: lambda n: relativedelta(months=n),
     Interval.YEARLY: lambda n: relativedelta(years=n),

@@ -11,11 +11,14 @@ from typing import Any
 
 from django.apps import apps
 from django.contrib.auth.models import Group, User
+from django.contrib.messages import get_messages
 
 from accounts.roles import OWNER, TEAM_MEMBER, sync_roles
 
 from invoices import services
 from invoices.models import Contact, Invoice, RecurringPayment
+from workflows.models import Step, Workflow
+from workflows.services import create_workflow
 
 PASSWORD = "correct horse battery staple"
 
@@ -83,6 +86,28 @@ def make_plan(**overrides: Any) -> RecurringPayment:
     if "contact" not in fields:
         fields["contact"] = make_contact()
     return services.create_recurring(**fields)
+
+
+def make_board(name: str = "Collections", steps: tuple[str, ...] | list[str] = ("New", "Reminded", "Paid")) -> Workflow:
+    return create_workflow(name=name, steps=list(steps))
+
+
+def step(workflow: Workflow, name: str) -> Step:
+    return workflow.steps.get(name=name)
+
+
+def step_order(workflow: Workflow) -> list[tuple[str, int]]:
+    return list(workflow.steps.order_by("position").values_list("name", "position"))
+
+
+def messages_of(response: Any) -> list[str]:
+    """The flash messages the request left for the next page, as text."""
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def messages_with_levels(response: Any) -> list[tuple[int, str]]:
+    """The flash messages the request left, with their levels (messages.SUCCESS, ERROR, …)."""
+    return [(m.level, str(m)) for m in get_messages(response.wsgi_request)]
 
 
 FRAGMENT = re.compile(r'<div class="card[^"]*" id="([^"]+)" hx-get="([^"]+)" hx-trigger="load" hx-swap="outerHTML"[^>]*>.*?\n</div>',

@@ -1,4 +1,5 @@
-"""Records the invoices app's signals in a test: `with receiving() as received: …`."""
+"""The invoices app's signals in a test: record them (`with receiving() as received: …`) or make a
+receiver fail (`with failing_receiver(signals.invoice_sent): …`)."""
 
 from __future__ import annotations
 
@@ -48,3 +49,21 @@ def receiving() -> Iterator[Received]:
     finally:
         for signal in SIGNAL_NAMES:
             signal.disconnect(received)
+
+
+@contextmanager
+def failing_receiver(signal: Signal, *, after: int = 0) -> Iterator[None]:
+    """A receiver that raises (after letting `after` calls through), like a broken outbox write."""
+    calls = 0
+
+    def boom(sender: Any, **kwargs: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls > after:
+            raise RuntimeError("receiver failed")
+
+    signal.connect(boom, weak=False)
+    try:
+        yield
+    finally:
+        signal.disconnect(boom)

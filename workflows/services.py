@@ -13,13 +13,14 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from core.errors import DomainError, validate_value
+from core.fields import model_field
 
 from .models import Card, Step, Workflow
 
@@ -27,9 +28,9 @@ from .models import Card, Step, Workflow
 # --- Names and positions ----------------------------------------------------------------------
 
 
-def _clean_name(value: Any, *, model: type, field: str = "name") -> str:
+def _clean_name(value: Any, *, model: type[models.Model], field: str = "name") -> str:
     """One line of text, whitespace collapsed, not empty; the field's own validators do the rest."""
-    label = model._meta.get_field(field).verbose_name
+    label = model_field(model, field).verbose_name
     if not isinstance(value, str):
         raise DomainError(_("The %(field)s must be text.") % {"field": label}, field=field)
     name = " ".join(value.split())
@@ -153,7 +154,9 @@ def delete_workflow(*, workflow: Workflow) -> None:
 
 
 def _check_step_name_free(workflow_id: int, name: str, *, exclude_pk: int | None = None) -> None:
-    taken = Step.objects.filter(workflow_id=workflow_id, name__iexact=name).exclude(pk=exclude_pk)
+    taken = Step.objects.filter(workflow_id=workflow_id, name__iexact=name)
+    if exclude_pk is not None:
+        taken = taken.exclude(pk=exclude_pk)
     if taken.exists():
         raise DomainError(_("This workflow already has a step named “%(name)s”.") % {"name": name}, field="name")
 

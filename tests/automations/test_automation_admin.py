@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.messages import ERROR, SUCCESS, get_messages
+from django.contrib.messages import ERROR, SUCCESS
 from django.urls import reverse
 from django.utils import timezone
 
@@ -9,23 +9,13 @@ from automations import services
 from automations.models import SETTINGS_FIELDS
 from automations.models import Action, Automation, Event, Run, RunAction
 from tests.base import make_invoice, make_outsider, make_owner, make_team_member
+from tests.base import messages_with_levels as _messages
 from workflows.services import create_workflow
 
 pytestmark = pytest.mark.django_db
 
 EMAIL = {"kind": "send_email", "subject": "Invoice {{ invoice.number }}", "body": "Hello", "sender_name": "Acme",
          "reply_to": "billing@acme.test"}
-
-
-def _messages(response):
-    return [(m.level, m.message) for m in get_messages(response.wsgi_request)]
-
-
-@pytest.fixture
-def owner(client):
-    user = make_owner()
-    client.force_login(user)
-    return user
 
 
 def make_automation(name="Overdue reminder", **overrides) -> Automation:

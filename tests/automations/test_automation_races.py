@@ -7,7 +7,7 @@ import pytest
 from automations import services
 from automations.models import Action, Automation
 from core.errors import DomainError
-from tests.workflows.threads import run_at_once
+from tests.threads import run_at_once
 from workflows.models import Step
 from workflows.services import create_workflow, delete_step
 

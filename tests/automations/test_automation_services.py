@@ -8,7 +8,6 @@ from automations.models import Action, Automation
 from automations.services import AutomationInvalid
 from core.errors import DomainError
 from tests.base import make_owner, make_team_member
-from workflows.services import create_workflow
 
 pytestmark = pytest.mark.django_db
 
@@ -22,11 +21,6 @@ def email(**overrides):
 def task(**overrides):
     return {"kind": "create_task", "title": "Call {{ contact.name }}", "description": "", "due_in_days": 2,
             "assignee": None, **overrides}
-
-
-@pytest.fixture
-def board():
-    return create_workflow(name="Collections", steps=["New", "Reminded", "Paid"])
 
 
 def move(board, step="Reminded", **overrides):

@@ -12,11 +12,11 @@ import datetime as dt
 import threading
 import time
 from collections import Counter
+from functools import partial
 from unittest import mock
 
 import pytest
 from django.core import mail
-from django.db import connections
 from django.utils import timezone
 
 from automations import dispatch
@@ -27,6 +27,7 @@ from invoices import services
 from tasks.models import Task
 from tests.automations.qcluster_helpers import cluster_queue, spawn_workers
 from tests.base import make_contact
+from tests.threads import run_at_once
 
 pytestmark = [
     pytest.mark.postgres,
@@ -63,25 +64,7 @@ def send_invoices(contacts, per_contact: int, *, now=None, **fields) -> list:
 
 def run_threads(count: int, work, *, timeout: float = 60) -> list:
     """`work(i)` in `count` threads released together, each on its own connection."""
-    barrier = threading.Barrier(count)
-    outcomes: list = [None] * count
-
-    def worker(i: int) -> None:
-        try:
-            connections["default"].ensure_connection()
-            barrier.wait(30)
-            outcomes[i] = work(i)
-        except BaseException as exc:  # noqa: BLE001 - inspected by the test
-            outcomes[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not any(t.is_alive() for t in threads), "a worker hung (deadlock?)"
+    outcomes = run_at_once(*[partial(work, i) for i in range(count)], timeout=timeout)
     errors = [o for o in outcomes if isinstance(o, BaseException)]
     assert not errors, errors
     return outcomes

@@ -26,11 +26,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def board():
-    return create_workflow(name="Collections", steps=["New", "Reminded", "Paid"])
-
-
-@pytest.fixture
 def staff():
     return make_team_member("maria")
 

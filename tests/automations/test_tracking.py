@@ -12,13 +12,14 @@ import threading
 import time
 
 import pytest
-from django.db import connections, transaction
+from django.db import transaction
 from django.test import Client
 
 from automations.models import EmailEvent, RunAction
 from automations.services import create_automation
 from automations.tracking import record_tracking_event
 from tests.base import make_contact, make_invoice
+from tests.threads import run_at_once as in_threads
 
 URL = "/anymail/postmark/tracking/"
 SECRET = "tracker:s3cret-webhook-pass"
@@ -137,29 +138,6 @@ class TestWebhook:
 
 
 # --- Concurrent deliveries (PostgreSQL) -----------------------------------------------------------
-
-def in_threads(*calls, timeout: float = 30) -> list:
-    barrier = threading.Barrier(len(calls))
-    outcomes: list = [None] * len(calls)
-
-    def worker(i: int) -> None:
-        try:
-            connections["default"].ensure_connection()
-            barrier.wait(10)
-            outcomes[i] = calls[i]()
-        except BaseException as exc:  # noqa: BLE001 - inspected by the test
-            outcomes[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not any(t.is_alive() for t in threads), "a webhook hung"
-    return outcomes
-
 
 @pytest.mark.parametrize("copies", [2, 4])
 @pytest.mark.usefixtures("postgres_only")

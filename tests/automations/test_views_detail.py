@@ -8,23 +8,18 @@ import smtplib
 from unittest import mock
 
 import pytest
-from django.contrib.messages import get_messages
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
 from automations.models import Automation, ContactGate, Event, Run, RunAction
 from tasks.models import Task
-from tests.automations.test_views_support import EMAIL, TASK, make_automation, owner, stub_urls  # noqa: F401
-from tests.base import make_contact, make_invoice
+from tests.automations.test_views_support import EMAIL, TASK, make_automation, stub_urls  # noqa: F401
+from tests.base import make_contact, make_invoice, messages_of
 from workflows.models import Card
 from workflows.services import create_workflow, place_card
 
 pytestmark = pytest.mark.django_db
-
-
-def messages_of(response) -> list[str]:
-    return [m.message for m in get_messages(response.wsgi_request)]
 
 
 def detail_url(automation: Automation) -> str:

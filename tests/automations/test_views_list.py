@@ -6,24 +6,19 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
 from automations.models import Automation, Event, Run
 from automations.portable import export_automations
-from tests.automations.test_views_support import EMAIL, TASK, make_automation, owner, stub_urls  # noqa: F401
-from tests.base import make_invoice
+from tests.automations.test_views_support import EMAIL, TASK, make_automation, stub_urls  # noqa: F401
+from tests.base import make_invoice, messages_of
 from workflows.services import create_workflow
 
 pytestmark = pytest.mark.django_db
 
 LIST = "/automations/"
-
-
-def messages_of(response) -> list[str]:
-    return [m.message for m in get_messages(response.wsgi_request)]
 
 
 def add_runs(automation: Automation, count: int) -> list[Run]:

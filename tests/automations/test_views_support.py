@@ -15,7 +15,6 @@ from django.urls import NoReverseMatch, include, path, reverse
 
 from automations import services
 from automations.models import Automation
-from tests.base import make_owner
 
 # The URL names base.html needs besides ours.
 NAV_NAMES = ["invoices:invoice-list", "invoices:contact-list", "invoices:recurring-list", "tasks:task-list",
@@ -59,13 +58,6 @@ urlpatterns = _urlpatterns()
 def stub_urls(settings):
     if NEEDS_STUBS:
         settings.ROOT_URLCONF = __name__
-
-
-@pytest.fixture
-def owner(client):
-    user = make_owner()
-    client.force_login(user)
-    return user
 
 
 EMAIL = {"kind": "send_email", "subject": "Invoice {{ invoice.number }}",

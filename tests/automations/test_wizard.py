@@ -4,7 +4,6 @@ double submits, templates, and the admin's way in."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from automations import services
@@ -12,19 +11,15 @@ from automations.models import Automation
 from automations.triggers import Frequency, Trigger
 from core.errors import DomainError
 from tests.automations.test_views_support import (  # noqa: F401 (fixtures)
-    EMAIL, TASK, Builder, action_post_data, build, errors_of, make_automation, owner, post_data_of, rows_of,
+    EMAIL, TASK, Builder, action_post_data, build, errors_of, make_automation, post_data_of, rows_of,
     stub_urls,
 )
-from tests.base import make_outsider, make_owner, make_team_member
+from tests.base import make_invoice, make_outsider, make_owner, make_team_member, messages_of
 from workflows.services import create_workflow, delete_step
 
 pytestmark = pytest.mark.django_db
 
 CUSTOM = "/automations/new/custom/"
-
-
-def messages_of(response) -> list[str]:
-    return [m.message for m in get_messages(response.wsgi_request)]
 
 
 # --- Starting -----------------------------------------------------------------------------------
@@ -166,8 +161,6 @@ def test_an_added_action_is_shown_without_errors_until_next_is_pressed(client, o
 
 
 def test_the_actions_step_offers_placeholders_and_a_preview_for_a_real_invoice(client, owner):
-    from tests.base import make_invoice
-
     invoice = make_invoice(status="sent")
     builder = Builder(client, CUSTOM)
     builder.post("actions", {**action_post_data([]), "actions_op": "add:send_email"})

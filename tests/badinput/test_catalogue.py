@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -20,7 +19,6 @@ from django.core import mail
 from django.core.management import call_command
 
 from automations import dispatch
-from automations import services as automation_services
 from automations.models import Run
 from invoices import services
 from invoices.models import Invoice

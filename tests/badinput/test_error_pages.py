@@ -18,13 +18,6 @@ pytestmark = pytest.mark.django_db
 TEN_MB = 10 * 1024 * 1024
 
 
-@pytest.fixture
-def owner(client):
-    user = make_owner()
-    client.force_login(user)
-    return user
-
-
 def text(response) -> str:
     return response.content.decode()
 

@@ -18,7 +18,7 @@ from invoices import services
 from invoices.models import Invoice
 from dashboard.selectors import overdue_series
 from tasks.models import Task
-from tests.base import make_contact, make_invoice, make_owner
+from tests.base import make_contact, make_invoice
 
 pytestmark = pytest.mark.django_db
 
@@ -51,17 +51,6 @@ def invoice(*, issued: int, due: int, sent: int | None = None, amount: str = "10
 def pay(inv: Invoice, amount: str, *, dated: int, recorded: int | None = None) -> None:
     services.record_payment(invoice=inv, amount=Decimal(amount), date=day(dated),
                             now=at(dated if recorded is None else recorded, 11))
-
-
-@pytest.fixture
-def user(db):
-    return make_owner()
-
-
-@pytest.fixture
-def user_client(client, user):
-    client.force_login(user)
-    return client
 
 
 # --- Cards ------------------------------------------------------------------------------------

@@ -9,17 +9,11 @@ import pytest
 from django.urls import reverse
 
 from invoices.models import Contact, Invoice, Payment, RecurringPayment
-from tests.base import make_contact, make_invoice, make_outsider, make_owner, make_plan, make_team_member
+from tests.base import make_contact, make_invoice, make_outsider, make_plan, make_team_member
 
 pytestmark = pytest.mark.django_db
 
 TODAY = dt.date.today()
-
-
-@pytest.fixture
-def owner_client(client):
-    client.force_login(make_owner())
-    return client
 
 
 def invoice_post(contact: Contact, *, lines: list[dict], **fields) -> dict:

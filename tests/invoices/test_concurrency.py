@@ -13,16 +13,17 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connection, connections
 from django.dispatch import Signal
 
 from invoices import services, signals
 from core.errors import DomainError
 from invoices.models import Invoice, InvoiceSequence, Payment, RecurringPayment
+from tests import threads
 from tests.base import make_contact, make_invoice, make_plan
 from tests.invoice_signals import as_sent
 
@@ -42,26 +43,7 @@ def noon(day: dt.date) -> dt.datetime:
 
 def run_at_once(count: int, work: Callable[[int], Any], *, timeout: float = 120) -> list[Any]:
     """Run `work(i)` in `count` threads released together; returns each result or exception."""
-    barrier = threading.Barrier(count)
-    outcomes: list[Any] = [None] * count
-
-    def worker(i: int) -> None:
-        try:
-            connection.ensure_connection()  # connect first, so the barrier releases ready workers
-            barrier.wait(timeout=30)
-            outcomes[i] = work(i)
-        except BaseException as exc:  # noqa: BLE001 - the test inspects it
-            outcomes[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i,), name=f"worker-{i}") for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not any(thread.is_alive() for thread in threads), "a worker hung (deadlock?)"
-    return outcomes
+    return threads.run_at_once(*[partial(work, i) for i in range(count)], timeout=timeout)
 
 
 def errors(outcomes: list[Any]) -> list[BaseException]:

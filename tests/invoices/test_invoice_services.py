@@ -5,21 +5,18 @@ sends inside its transaction."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.dispatch import Signal
 
 from invoices import services, signals
 from core.errors import DomainError
 from invoices.models import Invoice, LineItem, Payment
 from tests.base import make_contact, make_invoice, make_owner
-from tests.invoice_signals import receiving
+from tests.invoice_signals import failing_receiver, receiving
 
 pytestmark = pytest.mark.django_db
 
@@ -28,23 +25,6 @@ BERLIN = ZoneInfo("Europe/Berlin")
 NOW = dt.datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
 ISSUED = dt.date(2026, 3, 1)
 DUE = dt.date(2026, 3, 15)
-
-@contextmanager
-def failing_receiver(signal: Signal, *, after: int = 0) -> Iterator[None]:
-    """A receiver that raises (after letting `after` calls through), like a broken outbox write."""
-    calls = 0
-
-    def boom(sender: Any, **kwargs: Any) -> None:
-        nonlocal calls
-        calls += 1
-        if calls > after:
-            raise RuntimeError("receiver failed")
-
-    signal.connect(boom, weak=False)
-    try:
-        yield
-    finally:
-        signal.disconnect(boom)
 
 
 def line(price: str = "100.00", quantity: str = "1", tax_rate: str = "19", description: str = "Consulting") -> dict:

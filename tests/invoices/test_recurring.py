@@ -4,37 +4,22 @@ invoice per period (month ends, leap years, missed runs, end dates, running twic
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.dispatch import Signal
 
 from invoices import services, signals
 from core.errors import DomainError
 from invoices.models import Invoice, InvoiceSequence, RecurringPayment
 from tests.base import make_contact, make_owner, make_plan
-from tests.invoice_signals import receiving
+from tests.invoice_signals import failing_receiver, receiving
 
 pytestmark = pytest.mark.django_db
 
 UTC = dt.timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
-
-@contextmanager
-def failing_receiver(signal: Signal) -> Iterator[None]:
-    def boom(sender: Any, **kwargs: Any) -> None:
-        raise RuntimeError("receiver failed")
-
-    signal.connect(boom, weak=False)
-    try:
-        yield
-    finally:
-        signal.disconnect(boom)
 
 
 def noon(day: dt.date) -> dt.datetime:

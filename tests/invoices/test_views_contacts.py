@@ -9,16 +9,10 @@ from django.urls import reverse
 
 from invoices.models import Contact
 from tasks.models import Task
-from tests.base import make_contact, make_invoice, make_owner, make_plan, page_with_fragments
+from tests.base import make_contact, make_invoice, make_plan, page_with_fragments
 from workflows.models import Card, Step, Workflow
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def user_client(client):
-    client.force_login(make_owner())
-    return client
 
 
 def contact_data(**overrides) -> dict:

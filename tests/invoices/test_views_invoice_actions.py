@@ -6,27 +6,17 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from automations.models import Automation, Event, Run
 from invoices.models import Invoice, Payment
 from invoices.public import invoice_for_token
-from tests.base import make_invoice, make_owner, page_with_fragments
+from tests.base import make_invoice, page_with_fragments
+from tests.base import messages_of as texts
 
 pytestmark = pytest.mark.django_db
 
 TODAY = dt.date.today()
-
-
-@pytest.fixture
-def user_client(client):
-    client.force_login(make_owner())
-    return client
-
-
-def texts(response) -> list[str]:
-    return [str(m) for m in get_messages(response.wsgi_request)]
 
 
 def detail(invoice: Invoice) -> str:

@@ -9,22 +9,11 @@ import pytest
 from django.urls import reverse
 
 from invoices.models import Invoice, LineItem
-from tests.base import make_contact, make_invoice, make_owner
+from tests.base import make_contact, make_invoice
 
 pytestmark = pytest.mark.django_db
 
 TODAY = dt.date.today()
-
-
-@pytest.fixture
-def user(db):
-    return make_owner()
-
-
-@pytest.fixture
-def user_client(client, user):
-    client.force_login(user)
-    return client
 
 
 def invoice_data(contact, lines: list[dict], *, initial_forms: int = 0, **fields) -> dict:

@@ -8,18 +8,12 @@ import re
 import pytest
 from django.urls import reverse
 
-from tests.base import make_contact, make_invoice, make_owner
+from tests.base import make_contact, make_invoice
 
 pytestmark = pytest.mark.django_db
 
 TODAY = dt.date.today()
 PAST = {"issue_date": TODAY - dt.timedelta(days=30), "due_date": TODAY - dt.timedelta(days=10)}
-
-
-@pytest.fixture
-def user_client(client):
-    client.force_login(make_owner())
-    return client
 
 
 def numbers(response) -> set[str]:

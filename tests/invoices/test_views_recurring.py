@@ -10,17 +10,11 @@ from django.urls import reverse
 
 from automations.models import Event
 from invoices.models import Invoice, RecurringPayment
-from tests.base import make_contact, make_owner, make_plan
+from tests.base import make_contact, make_plan
 
 pytestmark = pytest.mark.django_db
 
 TODAY = dt.date.today()
-
-
-@pytest.fixture
-def user_client(client):
-    client.force_login(make_owner())
-    return client
 
 
 def plan_data(who, **overrides) -> dict:

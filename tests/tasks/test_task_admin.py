@@ -1,24 +1,15 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.messages import ERROR, SUCCESS, get_messages
+from django.contrib.messages import ERROR, SUCCESS
 from django.urls import reverse
 
 from tasks import services
 from tasks.models import Task
 from tests.base import make_contact, make_invoice, make_outsider, make_owner, make_team_member
+from tests.base import messages_with_levels as _messages
 
 pytestmark = pytest.mark.django_db
-
-
-def _messages(response):
-    return [(m.level, m.message) for m in get_messages(response.wsgi_request)]
-
-
-@pytest.fixture
-def owner_client(client):
-    client.force_login(make_owner())
-    return client
 
 
 def test_task_admin_pages_open_for_the_owner(owner_client):

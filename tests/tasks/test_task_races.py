@@ -8,7 +8,7 @@ from core.errors import DomainError
 from tasks import services
 from tasks.models import Task
 from tests.base import make_owner, make_team_member
-from tests.workflows.threads import run_at_once
+from tests.threads import run_at_once
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -9,7 +9,6 @@ from html import unescape
 import pytest
 import time_machine
 from django.contrib.auth.models import User
-from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,7 +17,7 @@ from automations.services import create_automation
 from core.dates import business_today
 from tasks import services
 from tasks.models import Task
-from tests.base import PASSWORD, make_contact, make_team_member, make_invoice
+from tests.base import PASSWORD, make_contact, make_invoice
 
 pytestmark = pytest.mark.django_db
 
@@ -27,10 +26,9 @@ CREATE = reverse("tasks:task-create")
 
 
 @pytest.fixture
-def user(client):
-    user = make_team_member("alice", first_name="Alice")
-    client.force_login(user)
-    return user
+def user(member):
+    """These pages are tried as a team member (the fixtures are in tests/conftest.py)."""
+    return member
 
 
 @pytest.fixture
@@ -48,10 +46,6 @@ def item_html(response, task: Task) -> str:
     html = response.content.decode()
     start = html.index(f'id="task-{task.pk}"')
     return html[html.rindex("<li", 0, start):html.index("</li>", start)]
-
-
-def messages_of(response) -> list[str]:
-    return [m.message for m in get_messages(response.wsgi_request)]
 
 
 # --- Access -----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 
 from core.errors import DomainError
 from tests.base import make_contact
-from tests.workflows.threads import run_at_once
+from tests.threads import run_at_once
 from workflows import services
 from workflows.models import Card, Step, Workflow
 

@@ -6,11 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.contrib.auth.models import User
-from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from tests.base import PASSWORD, make_contact, make_team_member
+from tests.base import make_contact, make_team_member, messages_of, step
 from workflows import services
 from workflows.models import Card, Step, Workflow
 
@@ -20,19 +18,9 @@ JSON = {"HTTP_ACCEPT": "application/json"}
 
 
 @pytest.fixture
-def user(client):
-    user = make_team_member("alice")
-    client.force_login(user)
-    return user
-
-
-@pytest.fixture
-def board() -> Workflow:
-    return services.create_workflow(name="Collections", steps=["New", "Reminded", "Paid"])
-
-
-def step(workflow: Workflow, name: str) -> Step:
-    return workflow.steps.get(name=name)
+def user(member):
+    """These pages are tried as a team member (the fixtures are in tests/conftest.py)."""
+    return member
 
 
 def card_for(name: str, s: Step) -> Card:
@@ -64,10 +52,6 @@ def rendered_board(client, workflow: Workflow) -> list[tuple[str, list[str]]]:
         cards = re.findall(r'class="fw-semibold text-break card-contact" href="[^"]*">([^<]*)</a>', section)
         result.append((name, cards))
     return result
-
-
-def messages_of(response) -> list[str]:
-    return [m.message for m in get_messages(response.wsgi_request)]
 
 
 # --- The board --------------------------------------------------------------------------------

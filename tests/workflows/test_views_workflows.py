@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import User
-from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from automations.services import create_automation
-from tests.base import PASSWORD, make_contact, make_team_member
+from tests.base import make_board, make_contact, messages_of, step
 from workflows import services
 from workflows.models import Card, Step, Workflow
 
@@ -19,18 +17,9 @@ CREATE = reverse("workflows:workflow-create")
 
 
 @pytest.fixture
-def user(client):
-    user = make_team_member("alice")
-    client.force_login(user)
-    return user
-
-
-def make_board(name: str = "Collections", steps=("New", "Reminded", "Paid")) -> Workflow:
-    return services.create_workflow(name=name, steps=list(steps))
-
-
-def step(workflow: Workflow, name: str) -> Step:
-    return workflow.steps.get(name=name)
+def user(member):
+    """These pages are tried as a team member (the fixtures are in tests/conftest.py)."""
+    return member
 
 
 def step_names(workflow: Workflow) -> list[str]:
@@ -39,10 +28,6 @@ def step_names(workflow: Workflow) -> list[str]:
 
 def cards_of(s: Step) -> list[str]:
     return list(Card.objects.filter(step=s).order_by("position").values_list("contact__name", flat=True))
-
-
-def messages_of(response) -> list[str]:
-    return [m.message for m in get_messages(response.wsgi_request)]
 
 
 def board_url(workflow: Workflow) -> str:

@@ -5,25 +5,11 @@ from django.contrib.messages import ERROR, get_messages
 from django.urls import reverse
 
 from automations.services import create_automation
-from tests.base import make_contact, make_outsider, make_owner, make_team_member
+from tests.base import make_board, make_contact, make_outsider, make_team_member, step_order
 from workflows import services
 from workflows.models import Card, Step, Workflow
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def owner_client(client):
-    client.force_login(make_owner())
-    return client
-
-
-def make_board(name="Collections", steps=("New", "Reminded", "Paid")) -> Workflow:
-    return services.create_workflow(name=name, steps=list(steps))
-
-
-def step_order(workflow):
-    return list(workflow.steps.order_by("position").values_list("name", "position"))
 
 
 def steps_formset(workflow: Workflow | None, rows: list[dict]) -> dict:

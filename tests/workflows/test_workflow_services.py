@@ -6,19 +6,11 @@ import pytest
 
 from automations.services import create_automation
 from core.errors import DomainError
-from tests.base import make_contact
+from tests.base import make_board, make_contact, step, step_order
 from workflows import services
 from workflows.models import Card, Step, Workflow
 
 pytestmark = pytest.mark.django_db
-
-
-def make_board(name: str = "Collections", steps=("New", "Reminded", "Paid")) -> Workflow:
-    return services.create_workflow(name=name, steps=list(steps))
-
-
-def step(workflow: Workflow, name: str) -> Step:
-    return workflow.steps.get(name=name)
 
 
 def column(step: Step) -> list[tuple[str, int]]:
@@ -27,10 +19,6 @@ def column(step: Step) -> list[tuple[str, int]]:
 
 def positions(step: Step) -> list[int]:
     return list(Card.objects.filter(step=step).order_by("position").values_list("position", flat=True))
-
-
-def step_order(workflow: Workflow) -> list[tuple[str, int]]:
-    return list(workflow.steps.order_by("position").values_list("name", "position"))
 
 
 # --- Workflows and steps ----------------------------------------------------------------------
