@@ -711,8 +711,38 @@ EMAIL_CASES = [
          setup=email_on_send({"name": "<script>alert(1)</script>"}), changes={"Run": 1}),
 ]
 
+# --- The ESP tracking webhooks, with the right secret and a body the ESP never sends -------------
+
+WEBHOOK_SECRET = "tracker:s3cret-webhook-pass"
+UNREADABLE = "webhook post could not be read"
+
+
+def webhook(esp: str, body: bytes):
+    def act(ctx, o):
+        import base64
+
+        from django.test import override_settings
+
+        with override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET}):
+            return ctx.client.post(f"/anymail/{esp}/tracking/", body, content_type="application/json",
+                                   HTTP_AUTHORIZATION="Basic " + base64.b64encode(WEBHOOK_SECRET.encode()).decode())
+    return act
+
+
+WEBHOOK_CASES = [
+    Case("webhook-truncated-json", "http", "Postmark webhook: truncated JSON",
+         webhook("postmark", b'{"RecordType": "Deliv'), UNREADABLE),
+    Case("webhook-list-of-numbers", "http", "SendGrid webhook: [1,2]", webhook("sendgrid", b"[1,2]"), UNREADABLE),
+    Case("webhook-empty-body", "http", "Brevo webhook: an empty body", webhook("brevo", b""), UNREADABLE),
+    Case("webhook-invalid-utf8", "http", "SparkPost webhook: invalid UTF-8", webhook("sparkpost", b'[{"a": "\xff"}]'),
+         UNREADABLE),
+    Case("webhook-deep-nesting", "http", "Mailjet webhook: 50,000 nested lists",
+         webhook("mailjet", b"[" * 50_000 + b"]" * 50_000), UNREADABLE),
+    Case("webhook-empty-object", "http", "Resend webhook: {}", webhook("resend", b"{}"), UNREADABLE),
+]
+
 CATALOGUE = (FORM_CASES + TASK_AND_BOARD_CASES + SIZE_CASES + TEMPLATE_CASES + ADMIN_CASES + SERVICE_CASES + STATE_CASES + IMPORT_CASES
-             + SKIP_CASES + EMAIL_CASES)
+             + SKIP_CASES + EMAIL_CASES + WEBHOOK_CASES)
 
 
 @pytest.mark.parametrize("case", CATALOGUE, ids=str)
