@@ -8,6 +8,7 @@ real URLs; the admin rows post what the admin's own page would post.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
 import json
@@ -18,6 +19,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core import mail
 from django.core.management import call_command
+from django.test import override_settings
 
 from automations import dispatch
 from automations import services as automation_services
@@ -719,10 +721,6 @@ UNREADABLE = "webhook post could not be read"
 
 def webhook(esp: str, body: bytes):
     def act(ctx, o):
-        import base64
-
-        from django.test import override_settings
-
         with override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET}):
             return ctx.client.post(f"/anymail/{esp}/tracking/", body, content_type="application/json",
                                    HTTP_AUTHORIZATION="Basic " + base64.b64encode(WEBHOOK_SECRET.encode()).decode())
