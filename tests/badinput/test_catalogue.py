@@ -16,11 +16,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core import mail
 from django.core.management import call_command
 from django.test import override_settings
 
+from accounts import services as people
+from accounts.roles import OWNER, TEAM_MEMBER
 from automations import dispatch
 from automations import services as automation_services
 from automations.models import Run
@@ -713,6 +716,60 @@ EMAIL_CASES = [
          setup=email_on_send({"name": "<script>alert(1)</script>"}), changes={"Run": 1}),
 ]
 
+# --- People and roles: the last owner stays ----------------------------------------------------
+
+LAST_OWNER = "owner is the last active owner"
+
+
+def own_change(**changes: Any):
+    return admin_post("/admin/auth/user/{me}/change/", changes, form_id="user_form")
+
+
+def me(ctx) -> dict[str, Any]:
+    return {"me": ctx.owner}
+
+
+def only_a_superuser(ctx) -> dict[str, Any]:
+    """A superuser without the Owner role, who is the only owner once ctx's owner leaves the role."""
+    root = User.objects.create_superuser("root", "root@example.com", "pw")
+    ctx.owner.groups.clear()
+    ctx.client.force_login(root)
+    return {"me": root}
+
+
+def owner_role(ctx) -> dict[str, Any]:
+    return {"role": Group.objects.get(name=OWNER)}
+
+
+PEOPLE_CASES = [
+    Case("last-owner-deactivates-self", "admin", "the only owner unticks their own “Active”",
+         own_change(is_active=None), LAST_OWNER + " and cannot be deactivated", "is_active", me),
+    Case("last-owner-drops-staff", "admin", "the only owner unticks their own “Staff status”",
+         own_change(is_staff=None), LAST_OWNER + " and cannot lose the Owner role", "is_staff", me),
+    Case("last-owner-leaves-role", "admin", "the only owner swaps their Owner role for Team member",
+         lambda ctx, o: own_change(groups=str(Group.objects.get(name=TEAM_MEMBER).pk))(ctx, o),
+         LAST_OWNER + " and cannot lose the Owner role", "groups", me),
+    Case("last-superuser-drops-superuser", "admin", "the only superuser (no Owner role) unticks “Superuser status”",
+         own_change(is_superuser=None), "root is the last active owner and cannot lose", "is_superuser",
+         only_a_superuser),
+    Case("last-owner-delete-view", "admin", "the only owner deletes themselves (delete page, confirmed)",
+         lambda ctx, o: ctx.post(f"/admin/auth/user/{o['me'].pk}/delete/", {"post": "yes"}),
+         LAST_OWNER + " and cannot be deleted", setup=me),
+    Case("last-owner-delete-selected", "admin", "“Delete selected users” with the only owner among them",
+         lambda ctx, o: ctx.post("/admin/auth/user/", {"action": "delete_selected", "post": "yes",
+                                                       "_selected_action": [str(o["me"].pk), str(o["sam"].pk)]}),
+         LAST_OWNER + " and cannot be deleted", setup=lambda ctx: {"me": ctx.owner, "sam": make_team_member("sam")}),
+    Case("owner-role-renamed", "admin", "the Owner role renamed in the Group admin",
+         admin_post("/admin/auth/group/{role}/change/", {"name": "Chef"}, form_id="group_form"),
+         LAST_OWNER + " and cannot lose the Owner role", "name", owner_role),
+    Case("owner-role-deleted", "admin", "the Owner role deleted in the Group admin",
+         lambda ctx, o: ctx.post(f"/admin/auth/group/{o['role'].pk}/delete/", {"post": "yes"}),
+         LAST_OWNER + " and cannot lose the Owner role", setup=owner_role),
+    Case("service-delete-last-owner", "service", "delete_people with the only owner",
+         lambda ctx, o: people.delete_people(users=[o["me"]]), LAST_OWNER + " and cannot be deleted", setup=me),
+]
+
+
 # --- The ESP tracking webhooks, with the right secret and a body the ESP never sends -------------
 
 WEBHOOK_SECRET = "tracker:s3cret-webhook-pass"
@@ -740,7 +797,7 @@ WEBHOOK_CASES = [
 ]
 
 CATALOGUE = (FORM_CASES + TASK_AND_BOARD_CASES + SIZE_CASES + TEMPLATE_CASES + ADMIN_CASES + SERVICE_CASES + STATE_CASES + IMPORT_CASES
-             + SKIP_CASES + EMAIL_CASES + WEBHOOK_CASES)
+             + SKIP_CASES + EMAIL_CASES + WEBHOOK_CASES + PEOPLE_CASES)
 
 
 @pytest.mark.parametrize("case", CATALOGUE, ids=str)
