@@ -173,11 +173,13 @@ class SendEmail(Action):
     @classmethod
     def execute(cls, *, run, action: ActionRow, result, now) -> None:
         send_for_run(run=run, action=action, result=result,
-                     context=run_context(run, now=now, texts=(action.subject, action.body)))
+                     context=run_context(run, now=now, texts=(action.subject, action.body, action.sender_name)))
 
     @classmethod
     def clean_kind_settings(cls, action: ActionRow, add) -> None:
-        _check_placeholders(action, add, ("subject", "body"))
+        # The sender's name is filled in like the subject ("{{ business.name }} Billing"), so it
+        # takes the same placeholders and refuses any other template syntax.
+        _check_placeholders(action, add, ("subject", "body", "sender_name"))
         if action.reply_to and "\n" not in action.reply_to and "\r" not in action.reply_to:
             try:
                 validate_email(action.reply_to)

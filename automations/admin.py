@@ -28,6 +28,7 @@ class ActionInline(admin.StackedInline):
     ordering = ["position", "pk"]
     extra = 0
     min_num = 1
+    max_num = services.MAX_ACTIONS
     fieldsets = [
         (None, {"fields": ["kind", "position"]}),
         (_("Send email to customer"), {"fields": ["subject", "body", "sender_name", "reply_to"]}),

@@ -716,6 +716,79 @@ EMAIL_CASES = [
          setup=email_on_send({"name": "<script>alert(1)</script>"}), changes={"Run": 1}),
 ]
 
+# --- The same rules through every door: builder, admin, import, services ----------------------
+
+
+def admin_automation(actions: list[dict[str, Any]], **fields: str):
+    """The admin's own add page (the classic form, with its Action inline), filled in and posted."""
+    def act(ctx, o):
+        url = "/admin/automations/automation/add/?classic=1"
+        data = browser_form_data(ctx.client, url, {"name": "Reminder", "trigger": "invoice_overdue",
+                                                   "frequency": "unlimited", **fields}, form_id="automation_form")
+        data["actions-TOTAL_FORMS"] = str(len(actions))
+        for index, action in enumerate(actions):
+            data.update({f"actions-{index}-{name}": value for name, value in action.items()})
+        return ctx.post(url, data)
+    return act
+
+
+def many_actions(count: int) -> list[dict[str, Any]]:
+    return [{"kind": "create_task", "title": f"Call {n}", "description": "", "due_in_days": 1, "assignee": None}
+            for n in range(count)]
+
+
+TOO_MANY = "An automation can have at most 20 actions; this one has 21."
+
+DOOR_CASES = [
+    # Placeholders in the sender's name: filled in when sent, so checked like the subject everywhere.
+    Case("sender-name-tag-builder", "template", "{% debug %} as the sender name in the builder",
+         builder_action(sender_name="{% debug %}"), ONLY_PLACEHOLDERS, "actions-0-sender_name", builder),
+    Case("sender-name-unknown-admin", "admin", "{{ contact.password }} as the sender name in the admin",
+         admin_automation([{"kind": "send_email", "subject": "Hi", "body": "Hello",
+                            "sender_name": "{{ contact.password }}"}]),
+         "Unknown placeholder {{ contact.password }}.", "actions-0-sender_name"),
+    Case("sender-name-unknown-import", "import", "{{ settings.SECRET_KEY }} as the sender name in a file",
+         upload(doc(GOOD | {"actions": [GOOD["actions"][0] | {"sender_name": "{{ settings.SECRET_KEY }}"}]})),
+         "Unknown placeholder {{ settings.SECRET_KEY }}."),
+    Case("sender-name-unclosed-service", "service", "create_automation with an unclosed {{ in the sender name",
+         lambda ctx, o: make_automation(actions=[EMAIL | {"sender_name": "Acme {{ business.name"}]),
+         ONLY_PLACEHOLDERS),
+    Case("sender-name-tag-preview", "http", "{% include %} as the sender name in the live preview",
+         lambda ctx, o: ctx.client.get("/automations/preview/", {"subject": "Hi", "body": "Hi",
+                                                                 "sender_name": "{% include 'base.html' %}"}),
+         ONLY_PLACEHOLDERS, setup=sent_invoice),
+    # At most 20 actions, whoever saves.
+    Case("import-5000-actions", "import", "an automation with 5,000 actions in a file",
+         upload(doc(GOOD | {"actions": many_actions(5000)})),
+         "An automation can have at most 20 actions; this one has 5000."),
+    Case("admin-21-actions", "admin", "21 actions in the admin's inline",
+         admin_automation([{**a, "due_in_days": "1", "assignee": ""} for a in many_actions(21)]), TOO_MANY),
+    Case("service-21-actions", "service", "create_automation with 21 actions",
+         lambda ctx, o: make_automation(actions=many_actions(21)), TOO_MANY, "actions"),
+    Case("builder-21-actions", "template", "21 actions posted to the builder's actions step",
+         lambda ctx, o: ctx.client.post(o["builder"].url, {"wizard-current_step": "actions",
+                                                          **action_post_data([dict(TASK)] * 21)}),
+         TOO_MANY, setup=builder),
+    Case("import-201-automations", "import", "a file of 201 automations",
+         upload(doc(*[GOOD | {"name": f"Reminder {n}"} for n in range(201)])),
+         "The file holds 201 automations; at most 200 can be imported at once. Split it into smaller files."),
+    Case("import-name-201", "import", "an automation name of 201 characters",
+         upload(doc(GOOD | {"name": "n" * 201})), "Ensure this value has at most 200 characters (it has 201)."),
+    Case("admin-name-201", "admin", "an automation name of 201 characters in the admin",
+         admin_automation([{"kind": "send_email", "subject": "Hi", "body": "Hello"}], name="n" * 201),
+         "Ensure this value has at most 200 characters (it has 201).", "name"),
+    Case("builder-name-201", "template", "an automation name of 201 characters in the builder",
+         lambda ctx, o: ctx.client.post(o["builder"].url, {"wizard-current_step": "name", "name-name": "n" * 201}),
+         "Ensure this value has at most 200 characters (it has 201).", "name-name", builder),
+    Case("import-body-20001", "import", "an email body of 20,001 characters in a file",
+         upload(doc(GOOD | {"actions": [GOOD["actions"][0] | {"body": "b" * 20_001}]})),
+         "Ensure this value has at most 20000 characters (it has 20001)."),
+    Case("admin-body-20001", "admin", "an email body of 20,001 characters in the admin",
+         admin_automation([{"kind": "send_email", "subject": "Hi", "body": "b" * 20_001}]),
+         "Ensure this value has at most 20000 characters (it has 20001).", "actions-0-body"),
+]
+
+
 # --- People and roles: the last owner stays ----------------------------------------------------
 
 LAST_OWNER = "owner is the last active owner"
@@ -797,7 +870,7 @@ WEBHOOK_CASES = [
 ]
 
 CATALOGUE = (FORM_CASES + TASK_AND_BOARD_CASES + SIZE_CASES + TEMPLATE_CASES + ADMIN_CASES + SERVICE_CASES + STATE_CASES + IMPORT_CASES
-             + SKIP_CASES + EMAIL_CASES + WEBHOOK_CASES + PEOPLE_CASES)
+             + SKIP_CASES + EMAIL_CASES + WEBHOOK_CASES + PEOPLE_CASES + DOOR_CASES)
 
 
 @pytest.mark.parametrize("case", CATALOGUE, ids=str)
