@@ -148,16 +148,16 @@ class ActionBatch:
             # One UPDATE … FROM (VALUES …) (PostgreSQL, and SQLite ≥ 3.33); `bulk_update` builds a
             # CASE per field and row, which cost more than all the rest of a batch.
             table = RunAction._meta.db_table
-            rows = ", ".join(["(CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS text))"]
-                             * len(self.records))
+            rows = ", ".join(["(CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS bigint), "
+                              "CAST(%s AS text))"] * len(self.records))
             params: list[Any] = []
             for result in self.records:
-                params += [result.pk, result.task_id, result.card_id, result.detail]
+                params += [result.pk, result.task_id, result.card_id, result.step_id, result.detail]
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"WITH v (id, task_id, card_id, detail) AS (VALUES {rows}) "
+                    f"WITH v (id, task_id, card_id, step_id, detail) AS (VALUES {rows}) "
                     f"UPDATE {table} SET status = %s, error = '', updated_at = %s, task_id = v.task_id, "
-                    f"card_id = v.card_id, detail = v.detail FROM v WHERE {table}.id = v.id",
+                    f"card_id = v.card_id, step_id = v.step_id, detail = v.detail FROM v WHERE {table}.id = v.id",
                     [*params, RunActionStatus.SUCCEEDED, connection.ops.adapt_datetimefield_value(timezone.now())],
                 )
         self.tasks, self.records = [], []
@@ -256,7 +256,8 @@ class MoveCard(Action):
         with transaction.atomic():
             if RunAction.objects.select_for_update().get(pk=result.pk).status == RunActionStatus.SUCCEEDED:
                 return
-            _record(result, card=cls._place(run=run, action=action), detail=str(action.step))
+            card = cls._place(run=run, action=action)
+            _record(result, **cls._moved(card))
 
     batchable = True
 
@@ -267,10 +268,16 @@ class MoveCard(Action):
         except DomainError as exc:
             raise ActionError(exc.message, permanent=True) from None
 
+    @staticmethod
+    def _moved(card) -> dict[str, Any]:
+        """What the record keeps: the card, the step it was moved to (the card moves on later, by
+        hand or by another automation) and that step's name now (the step may be renamed or deleted)."""
+        return {"card": card, "step": card.step, "detail": str(card.step)}
+
     @classmethod
     def prepare(cls, *, run, action: ActionRow, result, now, batch: ActionBatch) -> None:
         # Moved now (the board's lock is held to the batch's commit), recorded at the flush.
-        batch.record(result, card=cls._place(run=run, action=action), detail=str(action.step))
+        batch.record(result, **cls._moved(cls._place(run=run, action=action)))
 
 
 ACTIONS: dict[str, type[Action]] = {cls.kind: cls for cls in (SendEmail, CreateTask, MoveCard)}

@@ -246,6 +246,10 @@ class RunAction(models.Model):
     idempotency_key = models.CharField(_("idempotency key"), max_length=100, unique=True)
     task = models.ForeignKey("tasks.Task", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("task"))
     card = models.ForeignKey("workflows.Card", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("card"))
+    # Where the action moved the card: the card itself moves on (dragged by a person, moved by
+    # another automation). `detail` keeps the step's name of that moment, for a step deleted since.
+    step = models.ForeignKey("workflows.Step", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                             verbose_name=_("moved to step"))
     email_to = models.EmailField(_("sent to"), blank=True)
     message_id = models.CharField(_("message id"), max_length=300, blank=True)
     email_status = models.CharField(_("delivery status"), max_length=30, blank=True)
