@@ -153,7 +153,8 @@ class RunInline(HistoryInline):
 
 class RunActionInline(HistoryInline):
     model = RunAction
-    fields = ["position", "kind", "status", "email_to", "email_status", "task", "card", "error", "attempts"]
+    fields = ["position", "kind", "status", "email_to", "email_status", "task", "card", "step", "detail", "error",
+              "attempts"]
     readonly_fields = fields
     ordering = ["position"]
 

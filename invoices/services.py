@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from core.dates import business_today
 from core.errors import DomainError, as_domain_error, validate
+from core.money import format_money
 from core.validators import reject_null_characters
 
 from . import signals
@@ -185,7 +186,7 @@ def create_invoice(
     currency = (currency or settings.DEFAULT_CURRENCY).strip().upper()
     invoice = Invoice(
         contact=contact, issue_date=issue_date, due_date=due_date, currency=currency, notes=notes,
-        created_by=by, recurring=recurring, period_start=period_start,
+        created_by=by, recurring=recurring, period_start=period_start, created_at=_now(now),
     )
     _check_invoice_fields(invoice)
     with transaction.atomic():
@@ -329,12 +330,14 @@ def record_payment(
             raise _transition_refused(locked, _("paid"))
         if amount > locked.balance:
             raise DomainError(
-                _("%(amount)s is more than the %(balance)s %(currency)s still due on invoice %(number)s.") % {
-                    "amount": amount, "balance": locked.balance, "currency": locked.currency, "number": locked.number},
+                _("%(amount)s is more than the %(balance)s still due on invoice %(number)s.") % {
+                    "amount": format_money(amount, locked.currency), "balance": format_money(locked.balance, locked.currency),
+                    "number": locked.number},
                 field="amount",
             )
         payment = Payment.objects.create(
-            invoice=locked, amount=amount, date=date, method=method, reference=reference.strip(), created_by=by
+            invoice=locked, amount=amount, date=date, method=method, reference=reference.strip(), created_by=by,
+            created_at=now,
         )
         fully_paid = amount == locked.balance
         # Added in Python under the row lock: exact, where SQLite would add binary floats.
@@ -363,8 +366,8 @@ def void_invoice(*, invoice: Invoice, by=None, now: dt.datetime | None = None) -
         if changed != 1:
             current = Invoice.objects.filter(pk=invoice.pk).first()
             if current and current.status in OPEN_STATUSES and current.amount_paid > 0:
-                raise DomainError(_("Invoice %(number)s cannot be voided: payments of %(paid)s %(currency)s are recorded on it.") % {
-                    "number": current.number, "paid": current.amount_paid, "currency": current.currency})
+                raise DomainError(_("Invoice %(number)s cannot be voided: payments of %(paid)s are recorded on it.") % {
+                    "number": current.number, "paid": format_money(current.amount_paid, current.currency)})
             raise _transition_refused(invoice, _("voided"))
         invoice.refresh_from_db()
         signals.invoice_voided.send(sender=Invoice, invoice=invoice, by=by, now=now)

@@ -79,7 +79,7 @@ def test_runs_show_what_each_action_did(client, owner):
                              step=card.step, detail=str(card.step))
     failed = make_run(automation, status="failed", error="SMTP said no")
     page = client.get(detail_url(automation)).content.decode()
-    for text in ("Grace Hopper", invoice.number, "no email address", "grace@example.com", "delivered",
+    for text in ("Grace Hopper", invoice.number, "no email address", "grace@example.com", "delivery: Delivered",
                  "Call Grace Hopper", "Collections → Reminded", "SMTP said no", "badge-status-failed",
                  "badge-status-succeeded"):
         assert text in page, text

@@ -123,7 +123,7 @@ FORM_CASES = [
     Case("payment-huge", "form", "payment amount 10^13", pay(amount="10000000000000"),
          "Ensure that there are no more than 12 digits before the decimal point.", "amount", sent_invoice),
     Case("payment-more-than-due", "form", "payment 119.01 on 119.00 due", pay(amount="119.01"),
-         "119.01 is more than the 119.00 EUR still due", "amount", sent_invoice),
+         "€119.01 is more than the €119.00 still due", "amount", sent_invoice),
     Case("payment-reference-crlf", "form", "payment reference with CR/LF", pay(reference="ok\r\nBcc: x@evil.test"),
          "This field cannot contain line breaks.", "reference", sent_invoice),
     Case("payment-date-nonsense", "form", "payment date 2026-02-30", pay(date="2026-02-30"),
