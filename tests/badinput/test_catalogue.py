@@ -20,7 +20,8 @@ from django.contrib.auth.models import Group, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core import mail
 from django.core.management import call_command
-from django.test import override_settings
+from django.conf import settings
+from django.test import Client, override_settings
 
 from accounts import services as people
 from accounts.roles import OWNER, TEAM_MEMBER
@@ -30,7 +31,7 @@ from automations.models import Run
 from invoices import services
 from invoices.models import Invoice
 from tests.automations.test_views_support import EMAIL, TASK, Builder, action_post_data, make_automation
-from tests.base import make_contact, make_invoice, make_owner, make_plan, make_team_member
+from tests.base import PASSWORD, make_contact, make_invoice, make_owner, make_plan, make_team_member
 from tasks.services import create_task
 from workflows.services import create_workflow
 
@@ -789,6 +790,29 @@ DOOR_CASES = [
 ]
 
 
+# --- Logins behind the proxy: the client cannot pick the address it is counted by --------------
+
+
+def spoofed_logins(ctx, o) -> str:
+    """Wrong passwords from one client behind the proxy, each claiming another address in
+    X-Forwarded-For (the proxy appends the real one); then the owner logs in from elsewhere."""
+    def log_in(password: str, forwarded_for: str) -> int:
+        return Client().post("/login/", {"username": ctx.owner.username, "password": password},
+                             REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded_for).status_code
+
+    with override_settings(TRUSTED_PROXY_COUNT=1):
+        for n in range(settings.AXES_FAILURE_LIMIT):
+            log_in("wrong", f"192.0.2.{n + 1}, 198.51.100.66")
+        return f"attacker: {log_in(PASSWORD, '192.0.2.99, 198.51.100.66')}, owner: {log_in(PASSWORD, '203.0.113.7')}"
+
+
+LOGIN_CASES = [
+    Case("login-spoofed-forwarded-for", "http",
+         "wrong passwords behind the proxy, each with a new X-Forwarded-For; the owner elsewhere",
+         spoofed_logins, "attacker: 429, owner: 302"),
+]
+
+
 # --- People and roles: the last owner stays ----------------------------------------------------
 
 LAST_OWNER = "owner is the last active owner"
@@ -870,7 +894,8 @@ WEBHOOK_CASES = [
 ]
 
 CATALOGUE = (FORM_CASES + TASK_AND_BOARD_CASES + SIZE_CASES + TEMPLATE_CASES + ADMIN_CASES + SERVICE_CASES + STATE_CASES + IMPORT_CASES
-             + SKIP_CASES + EMAIL_CASES + WEBHOOK_CASES + PEOPLE_CASES + DOOR_CASES)
+             + SKIP_CASES + EMAIL_CASES + WEBHOOK_CASES + PEOPLE_CASES + DOOR_CASES
+             + LOGIN_CASES)
 
 
 @pytest.mark.parametrize("case", CATALOGUE, ids=str)
