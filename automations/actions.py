@@ -151,16 +151,16 @@ class ActionBatch:
             # One UPDATE … FROM (VALUES …) (PostgreSQL, and SQLite ≥ 3.33); `bulk_update` builds a
             # CASE per field and row, which cost more than all the rest of a batch.
             table = RunAction._meta.db_table
-            rows = ", ".join(["(CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS text))"]
-                             * len(self.records))
+            rows = ", ".join(["(CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS bigint), "
+                              "CAST(%s AS text))"] * len(self.records))
             params: list[Any] = []
             for result in self.records:
-                params += [result.pk, result.task_id, result.card_id, result.detail]
+                params += [result.pk, result.task_id, result.card_id, result.step_id, result.detail]
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"WITH v (id, task_id, card_id, detail) AS (VALUES {rows}) "
+                    f"WITH v (id, task_id, card_id, step_id, detail) AS (VALUES {rows}) "
                     f"UPDATE {table} SET status = %s, error = '', updated_at = %s, task_id = v.task_id, "
-                    f"card_id = v.card_id, detail = v.detail FROM v WHERE {table}.id = v.id",
+                    f"card_id = v.card_id, step_id = v.step_id, detail = v.detail FROM v WHERE {table}.id = v.id",
                     [*params, RunActionStatus.SUCCEEDED, connection.ops.adapt_datetimefield_value(timezone.now())],
                 )
         self.tasks, self.records = [], []
@@ -176,11 +176,13 @@ class SendEmail(Action):
     @classmethod
     def execute(cls, *, run, action: ActionRow, result, now) -> None:
         send_for_run(run=run, action=action, result=result,
-                     context=run_context(run, now=now, texts=(action.subject, action.body)))
+                     context=run_context(run, now=now, texts=(action.subject, action.body, action.sender_name)))
 
     @classmethod
     def clean_kind_settings(cls, action: ActionRow, add) -> None:
-        _check_placeholders(action, add, ("subject", "body"))
+        # The sender's name is filled in like the subject ("{{ business.name }} Billing"), so it
+        # takes the same placeholders and refuses any other template syntax.
+        _check_placeholders(action, add, ("subject", "body", "sender_name"))
         if action.reply_to and "\n" not in action.reply_to and "\r" not in action.reply_to:
             try:
                 validate_email(action.reply_to)
@@ -257,7 +259,8 @@ class MoveCard(Action):
         with transaction.atomic():
             if RunAction.objects.select_for_update().get(pk=result.pk).status == RunActionStatus.SUCCEEDED:
                 return
-            _record(result, card=cls._place(run=run, action=action), detail=str(action.step))
+            card = cls._place(run=run, action=action)
+            _record(result, **cls._moved(card))
 
     batchable = True
 
@@ -270,10 +273,16 @@ class MoveCard(Action):
         except DomainError as exc:
             raise ActionError(exc.message, permanent=True) from None
 
+    @staticmethod
+    def _moved(card) -> dict[str, Any]:
+        """What the record keeps: the card, the step it was moved to (the card moves on later, by
+        hand or by another automation) and that step's name now (the step may be renamed or deleted)."""
+        return {"card": card, "step": card.step, "detail": str(card.step)}
+
     @classmethod
     def prepare(cls, *, run, action: ActionRow, result, now, batch: ActionBatch) -> None:
         # Moved now (the board's lock is held to the batch's commit), recorded at the flush.
-        batch.record(result, card=cls._place(run=run, action=action), detail=str(action.step))
+        batch.record(result, **cls._moved(cls._place(run=run, action=action)))
 
 
 ACTIONS: dict[str, type[Action]] = {cls.kind: cls for cls in (SendEmail, CreateTask, MoveCard)}

@@ -28,6 +28,7 @@ class ActionInline(admin.StackedInline):
     ordering = ["position", "pk"]
     extra = 0
     min_num = 1
+    max_num = services.MAX_ACTIONS
     fieldsets = [
         (None, {"fields": ["kind", "position"]}),
         (_("Send email to customer"), {"fields": ["subject", "body", "sender_name", "reply_to"]}),
@@ -152,7 +153,8 @@ class RunInline(HistoryInline):
 
 class RunActionInline(HistoryInline):
     model = RunAction
-    fields = ["position", "kind", "status", "email_to", "email_status", "task", "card", "error", "attempts"]
+    fields = ["position", "kind", "status", "email_to", "email_status", "task", "card", "step", "detail", "error",
+              "attempts"]
     readonly_fields = fields
     ordering = ["position"]
 

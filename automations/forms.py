@@ -14,6 +14,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.forms import BaseFormSet, formset_factory
+from django.forms.formsets import TOTAL_FORM_COUNT
 from django.utils.translation import gettext_lazy as _
 
 from core.money import format_money
@@ -70,8 +71,11 @@ class ActionInlineFormSet(forms.BaseInlineFormSet):
         super().clean()
         if any(self.errors):
             return
-        if not self._kept_forms():
+        kept = self._kept_forms()
+        if not kept:
             raise ValidationError(_("An automation needs at least one action."), code="no_actions")
+        if len(kept) > services.MAX_ACTIONS:
+            raise ValidationError(services.too_many_actions(len(kept)), code="too_many_actions")
 
     def action_dicts(self) -> list[dict[str, Any]]:
         """The kept actions in their order (by position, then as listed), for the services."""
@@ -96,7 +100,6 @@ KIND_ICONS: dict[str, str] = {
     ActionKind.CREATE_TASK: "bi-check2-square",
     ActionKind.MOVE_CARD: "bi-kanban",
 }
-MAX_ACTIONS = 20
 
 
 class NameForm(forms.Form):
@@ -172,7 +175,7 @@ class ActionForm(forms.Form):
     body = forms.CharField(label=_("Message"), required=False, max_length=20_000,
                            widget=forms.Textarea(attrs={"rows": 7}))
     sender_name = forms.CharField(label=_("Sender name"), required=False, max_length=100,
-                                  help_text=_("Empty: your business name."))
+                                  help_text=_("Empty: your business name. Placeholders work here as in the subject."))
     reply_to = forms.CharField(label=_("Reply-to address"), required=False, max_length=254,
                                help_text=_("Where the customer's answers go. Empty: the sending address."))
     # Create a task
@@ -199,7 +202,7 @@ class ActionForm(forms.Form):
             self.fields[name].widget.attrs.setdefault("class", "form-select")
         self.fields["workflow"].widget.attrs["data-workflow-select"] = ""
         self.fields["step"].widget.attrs["data-step-select"] = ""
-        for name in ("subject", "body", "title", "description"):
+        for name in ("subject", "body", "sender_name", "title", "description"):
             self.fields[name].widget.attrs["data-placeholder-target"] = ""
 
     @property
@@ -255,6 +258,15 @@ class ActionForm(forms.Form):
 
 
 class BaseActionFormSet(BaseFormSet):
+    def full_clean(self) -> None:
+        super().full_clean()
+        # Django's own "Please submit at most 20 forms." in the services' words, with the count posted.
+        if self.is_bound and any(e.code == "too_many_forms" for e in self._non_form_errors.as_data()):
+            posted = self.management_form.cleaned_data.get(TOTAL_FORM_COUNT, 0)
+            self._non_form_errors = self.error_class(
+                [ValidationError(services.too_many_actions(posted), code="too_many_forms")],
+                error_class="nonform", renderer=self.renderer)
+
     def clean(self) -> None:
         super().clean()
         if any(self.errors):
@@ -266,8 +278,8 @@ class BaseActionFormSet(BaseFormSet):
         return [form.as_service_dict() for form in self.forms]
 
 
-ActionFormSet = formset_factory(ActionForm, formset=BaseActionFormSet, extra=0, max_num=MAX_ACTIONS,
-                                validate_max=True, absolute_max=MAX_ACTIONS)
+ActionFormSet = formset_factory(ActionForm, formset=BaseActionFormSet, extra=0, max_num=services.MAX_ACTIONS,
+                                validate_max=True, absolute_max=services.MAX_ACTIONS)
 
 
 class ReviewForm(forms.Form):

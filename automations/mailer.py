@@ -75,7 +75,11 @@ def build_message(*, action, contact, context: dict[str, str], language: str, ru
         subject = placeholders.single_line(placeholders.render_text(action.subject, context))
         text = placeholders.render_text(action.body, context)
         html = placeholders.render_html(action.body, context)
-    sender_name = placeholders.single_line(action.sender_name or settings.BUSINESS_NAME)
+        # Filled in like the subject, and one line like it (a value never brings a line break into
+        # the From header); formataddr quotes or encodes what a header needs. Empty after filling
+        # in (say, "{{ contact.company }}" of a contact without one): the business name.
+        sender_name = placeholders.single_line(placeholders.render_text(action.sender_name or "", context))
+    sender_name = sender_name or placeholders.single_line(settings.BUSINESS_NAME)
     from_email = formataddr((sender_name, settings.DEFAULT_FROM_EMAIL)) if sender_name else settings.DEFAULT_FROM_EMAIL
     domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
     message = AnymailMessage(

@@ -235,6 +235,26 @@ class RunActionStatus(models.TextChoices):
     UNKNOWN = "unknown", _("Unknown (may have been sent)")
 
 
+class DeliveryStatus(models.TextChoices):
+    """What the ESP's tracking webhook says happened to an email: anymail's event types
+    (anymail.signals.EventType), named for people. A type anymail adds later shows as it is."""
+
+    QUEUED = "queued", _("Queued")
+    SENT = "sent", _("Sent")
+    REJECTED = "rejected", _("Rejected")
+    FAILED = "failed", _("Failed")
+    BOUNCED = "bounced", _("Bounced")
+    DEFERRED = "deferred", _("Deferred")
+    DELIVERED = "delivered", _("Delivered")
+    AUTORESPONDED = "autoresponded", _("Auto-reply received")
+    OPENED = "opened", _("Opened")
+    CLICKED = "clicked", _("Link clicked")
+    COMPLAINED = "complained", _("Marked as spam")
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+    SUBSCRIBED = "subscribed", _("Subscribed")
+    UNKNOWN = "unknown", _("Unknown")
+
+
 class RunAction(models.Model):
     Status = RunActionStatus
 
@@ -246,9 +266,13 @@ class RunAction(models.Model):
     idempotency_key = models.CharField(_("idempotency key"), max_length=100, unique=True)
     task = models.ForeignKey("tasks.Task", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("task"))
     card = models.ForeignKey("workflows.Card", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("card"))
+    # Where the action moved the card: the card itself moves on (dragged by a person, moved by
+    # another automation). `detail` keeps the step's name of that moment, for a step deleted since.
+    step = models.ForeignKey("workflows.Step", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                             verbose_name=_("moved to step"))
     email_to = models.EmailField(_("sent to"), blank=True)
     message_id = models.CharField(_("message id"), max_length=300, blank=True)
-    email_status = models.CharField(_("delivery status"), max_length=30, blank=True)
+    email_status = models.CharField(_("delivery status"), max_length=30, blank=True, choices=DeliveryStatus.choices)
     detail = models.TextField(_("detail"), blank=True)
     error = models.TextField(_("error"), blank=True)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
@@ -301,7 +325,7 @@ class EmailEvent(models.Model):
                                verbose_name=_("action result"))
     message_id = models.CharField(_("message id"), max_length=300, db_index=True)
     event_id = models.CharField(_("event id"), max_length=300, unique=True)
-    event_type = models.CharField(_("event"), max_length=30)
+    event_type = models.CharField(_("event"), max_length=30, choices=DeliveryStatus.choices)
     timestamp = models.DateTimeField(_("time"), null=True, blank=True)
     recipient = models.CharField(_("recipient"), max_length=254, blank=True)
     description = models.TextField(_("description"), blank=True)

@@ -21,6 +21,8 @@ from django.utils import formats, translation
 from django.utils.html import escape, linebreaks
 from django.utils.translation import gettext_lazy as _
 
+from core.money import format_money
+
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
@@ -112,11 +114,7 @@ def single_line(text: str) -> str:
 
 
 def _money(value: Decimal | None, currency: str) -> str:
-    if value is None:
-        return ""
-    from babel.numbers import format_currency
-
-    return format_currency(value, currency, locale=translation.get_language() or settings.LANGUAGE_CODE)
+    return format_money(value, currency)
 
 
 def _date(value: dt.date | None) -> str:

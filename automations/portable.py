@@ -46,6 +46,9 @@ ACTION_KEYS: dict[str, tuple[str, ...]] = {
 }
 _ALL_ACTION_KEYS = {key for keys in ACTION_KEYS.values() for key in keys}
 _TEXT_KEYS = ("subject", "body", "sender_name", "reply_to", "title", "description")
+# The most automations one file may hold: far more than a business has, few enough that checking a
+# file stays quick (each automation may hold services.MAX_ACTIONS actions).
+MAX_AUTOMATIONS = 200
 # Which setting of the Action a key of the file ends up in (for not reporting one mistake twice).
 _SETTING_OF_KEY = {"workflow": "step"}
 
@@ -131,6 +134,9 @@ def validate_import(data: Any, *, replace: bool = False) -> list[PlannedAutomati
     if not isinstance(data, list):
         raise ImportInvalid([_("The file must hold a list of automations (a JSON array), not %(type)s.") % {
             "type": _json_type(data)}])
+    if len(data) > MAX_AUTOMATIONS:
+        raise ImportInvalid([_("The file holds %(count)d automations; at most %(max)d can be imported at once. "
+                               "Split it into smaller files.") % {"count": len(data), "max": MAX_AUTOMATIONS}])
     holding_nul = [index for index, item in enumerate(data, start=1) if _holds_nul(item)]
     if holding_nul:
         # Checked first: PostgreSQL cannot even look a name holding NUL up (a DataError).
@@ -292,6 +298,9 @@ def _check_automation(index: int, item: Any, references: _References,
             problems.append(f"{where}: {_('Give the actions as a list.')}")
         elif not data:
             problems.append(f"{where}: {_('An automation needs at least one action.')}")
+        elif len(data) > services.MAX_ACTIONS:
+            problems.append(f"{where}: {services.too_many_actions(len(data))}")
+            data = None  # not each of thousands of actions checked and reported
         for position, action_data in enumerate(data if isinstance(data, list) else (), start=1):
             action_where = _where(index, name, position)
             action, action_problems = _check_action(action_data, references, position=position - 1)

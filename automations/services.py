@@ -32,6 +32,14 @@ from .triggers import Frequency, Trigger
 # Strings that are one line are trimmed; texts (body, description) are kept as written.
 _TRIMMED = ("subject", "sender_name", "reply_to", "title")
 
+# The most actions one automation may have, whoever saves it (the builder, the admin, an import).
+MAX_ACTIONS = 20
+
+
+def too_many_actions(count: int) -> str:
+    return _("An automation can have at most %(max)d actions; this one has %(count)d.") % {
+        "max": MAX_ACTIONS, "count": count}
+
 
 class AutomationInvalid(DomainError):
     """The automation or some of its actions are not valid.
@@ -150,6 +158,9 @@ def build_action(data: Mapping[str, Any], *, position: int = 0) -> tuple[Action,
 def _build_actions(actions: Any) -> tuple[list[Action], dict[int, dict[str, list[str]]], list[str]]:
     if isinstance(actions, (str, bytes, Mapping)) or not isinstance(actions, Iterable):
         return [], {}, [_("Give the actions as a list.")]
+    actions = list(actions)
+    if len(actions) > MAX_ACTIONS:
+        return [], {}, [too_many_actions(len(actions))]
     built, action_errors = [], {}
     for position, data in enumerate(actions):
         action, errors = build_action(data, position=position)

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from invoices.models import Invoice
 
-from .models import Event, Run
+from .models import Event, Run, RunAction
 from .triggers import EVENT_LABELS
 
 
@@ -24,7 +24,9 @@ def invoice_timeline(invoice: Invoice) -> list[dict[str, Any]]:
     ]
     events = (
         Event.objects.filter(invoice=invoice)
-        .prefetch_related(Prefetch("runs", queryset=Run.objects.select_related("automation").order_by("created_at", "pk")))
+        .prefetch_related(Prefetch("runs", queryset=Run.objects.select_related("automation").order_by("created_at", "pk")
+                                   .prefetch_related(Prefetch("results", queryset=RunAction.objects.select_related(
+                                       "task", "step__workflow").order_by("position")))))
         .order_by("occurred_at", "pk")
     )
     icons = {"invoice_sent": "send", "invoice_paid": "check-circle", "invoice_overdue": "exclamation-triangle"}

@@ -92,7 +92,7 @@ def automation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     runs = (
         Run.objects.filter(automation=automation)
         .select_related("contact", "event__invoice", "event__recurring")
-        .prefetch_related(Prefetch("results", queryset=RunAction.objects.select_related("task", "card__step__workflow")
+        .prefetch_related(Prefetch("results", queryset=RunAction.objects.select_related("task", "step__workflow")
                                    .order_by("position")))
         .order_by("-created_at", "-pk")
     )

@@ -50,7 +50,7 @@ from core.errors import DomainError
 
 from . import placeholders, services
 from .forms import (
-    KIND_FIELDS, KIND_ICONS, MAX_ACTIONS, ActionForm, ActionFormSet, FrequencyForm, NameForm, ReviewForm,
+    KIND_FIELDS, KIND_ICONS, ActionForm, ActionFormSet, FrequencyForm, NameForm, ReviewForm,
     TriggerForm, invoice_choices_queryset,
 )
 from .models import Action, ActionKind, Automation
@@ -71,6 +71,7 @@ STEP_TITLES = {
     "review": gettext_lazy("Review"),
 }
 ACTION_FIELDS = tuple(ActionForm.base_fields)
+MAX_ACTIONS = services.MAX_ACTIONS
 # Where each error of automations.services belongs.
 ERROR_STEP = {"name": "name", "trigger": "trigger", "frequency": "frequency", "actions": "actions"}
 

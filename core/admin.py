@@ -45,7 +45,15 @@ def run_service_on_each(
 class ServiceErrorsMixin:
     """A DomainError that the form could not foresee (someone changed the data meanwhile) becomes
     an error message on the same page instead of a server error. The admin view runs in a
-    transaction, so nothing of the attempt is kept."""
+    transaction, so nothing of the attempt is kept; an action (such as "delete selected") calls a
+    service that keeps all or nothing."""
+
+    def changelist_view(self, request, extra_context=None):
+        try:
+            return super().changelist_view(request, extra_context)  # type: ignore[misc]
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)  # type: ignore[attr-defined]
+            return HttpResponseRedirect(request.get_full_path())
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:

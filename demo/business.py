@@ -5,6 +5,11 @@ payments, recurring payments, a "Collections" board, tasks and example automatio
 services, exactly as a user would, so signals and outbox rows come out as in real use. It is
 idempotent: every object has a natural key (username, contact email, workflow / task / automation
 name) and is created only when it is missing, so a second run creates nothing.
+
+Its texts (the board, tasks, automations and their emails, the plans' descriptions) are in the
+site's language, `LANGUAGE_CODE`: each is marked for translation here and translated while loading
+(a plan's description in its customer's language, like the invoice lines). A second run in the same
+language finds everything by the same names.
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ from django.apps import apps as django_apps
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import OWNER, TEAM_MEMBER, sync_roles
 from automations.models import Automation
+from automations.presets import TEMPLATES
 from automations.services import create_automation
 from business.services import get_profile, update_profile
 from core.dates import business_today
@@ -96,10 +103,10 @@ CATALOGUE: list[tuple[str, str, str, int]] = [
 OVERDUE_CONTACTS = ["thomas", "jonas", "jonas", "emily", "markus", "grace", "daniel", "lukas", "olivia", "felix"]
 
 # description, contact, amount, tax rate, start (days from today), what happens to it
-PLANS: list[tuple[str, str, str, str, int, str]] = [
-    ("Website maintenance (monthly)", "lena", "149.00", "19", -20, "active"),
-    ("Newsletter service (monthly)", "james", "39.00", "0", -40, "canceled"),
-    ("Support retainer (monthly)", "sophie", "250.00", "19", 10, "scheduled"),
+PLANS: list[tuple[Any, str, str, str, int, str]] = [
+    (_("Website maintenance (monthly)"), "lena", "149.00", "19", -20, "active"),
+    (_("Newsletter service (monthly)"), "james", "39.00", "0", -40, "canceled"),
+    (_("Support retainer (monthly)"), "sophie", "250.00", "19", 10, "scheduled"),
 ]
 
 # The demo business's own profile: complete, so its invoices can be sent (§ 14 UStG).
@@ -118,68 +125,44 @@ ADDRESSES = {
     "en": [("High Street", "EC1A 1BB", "London"), ("Deansgate", "M3 4LQ", "Manchester"), ("Queen Street", "CF10 2BU", "Cardiff")],
 }
 
-WORKFLOW = "Collections"
-WORKFLOW_STEPS = ["New", "Reminded", "Called", "Paid"]
-CARDS: list[tuple[str, str]] = [
-    ("emily", "New"), ("markus", "New"), ("daniel", "New"),
-    ("jonas", "Reminded"), ("grace", "Reminded"),
-    ("thomas", "Called"),
-    ("anna", "Paid"),
+WORKFLOW = _("Collections")
+NEW, REMINDED, CALLED, PAID = _("New"), _("Reminded"), _("Called"), _("Paid")
+WORKFLOW_STEPS = [NEW, REMINDED, CALLED, PAID]
+CARDS: list[tuple[str, Any]] = [
+    ("emily", NEW), ("markus", NEW), ("daniel", NEW),
+    ("jonas", REMINDED), ("grace", REMINDED),
+    ("thomas", CALLED),
+    ("anna", PAID),
 ]
 
 # title, description, assignee (None = the team), contact, days until due, done
-TASKS: list[tuple[str, str, str | None, str | None, int | None, bool]] = [
-    ("Call Thomas Koch about his overdue invoice", "No email address on file: call the bakery in the morning.",
+TASKS: list[tuple[Any, Any, str | None, str | None, int | None, bool]] = [
+    (_("Call Thomas Koch about his overdue invoice"), _("No email address on file: call the bakery in the morning."),
      DEMO_MEMBER, "thomas", 1, False),
-    ("Remind Jonas Weber of two open invoices", "", DEMO_ADMIN, "jonas", 0, False),
-    ("Prepare the quarterly VAT return", "Collect all paid invoices of the quarter for the tax adviser.",
+    (_("Remind Jonas Weber of two open invoices"), "", DEMO_ADMIN, "jonas", 0, False),
+    (_("Prepare the quarterly VAT return"), _("Collect all paid invoices of the quarter for the tax adviser."),
      None, None, 12, False),
-    ("Update the price list for next year", "", None, None, None, False),
-    ("Check the bank statement for incoming payments", "", DEMO_MEMBER, None, -2, True),
-    ("Send the welcome pack to Sophie Wagner", "", DEMO_ADMIN, "sophie", -5, True),
+    (_("Update the price list for next year"), "", None, None, None, False),
+    (_("Check the bank statement for incoming payments"), "", DEMO_MEMBER, None, -2, True),
+    (_("Send the welcome pack to Sophie Wagner"), "", DEMO_ADMIN, "sophie", -5, True),
 ]
 
-OVERDUE_REMINDER = "Overdue reminder"
-THANK_YOU = "Thank you for your payment"
-MOVE_TO_PAID = "Move paid customers to Paid"
-AUTOMATION_NAMES = [OVERDUE_REMINDER, THANK_YOU, MOVE_TO_PAID]
+# The example automations are the builder's ready-made templates (automations.presets): the same
+# texts, in the same language, and their customer emails say "Sie" in German.
+AUTOMATION_TEMPLATES = ["overdue-reminder", "thank-you", "paid-move-card"]
 
 
 def _automations(paid_step) -> list[dict[str, Any]]:
+    """The example automations, in the active language, moving cards to the demo board's "Paid"."""
     business = settings.BUSINESS_NAME
     reply_to = "billing@my-business.example"
-    return [
-        {
-            "name": OVERDUE_REMINDER, "trigger": "invoice_overdue", "frequency": "once_per_contact_24h",
-            "actions": [{
-                "kind": "send_email", "subject": "Invoice {{ invoice.number }} is overdue",
-                "body": (
-                    "Hello {{ contact.first_name }},\n\n"
-                    "our invoice {{ invoice.number }} over {{ invoice.amount_due }} was due on "
-                    "{{ invoice.due_date }} and is still open. You can see it here: {{ invoice.link }}\n\n"
-                    "If you have paid it in the meantime, please ignore this email.\n\n"
-                    f"Kind regards\n{business}"
-                ),
-                "sender_name": business, "reply_to": reply_to,
-            }],
-        },
-        {
-            "name": THANK_YOU, "trigger": "invoice_paid", "frequency": "unlimited",
-            "actions": [{
-                "kind": "send_email", "subject": "Thank you for paying invoice {{ invoice.number }}",
-                "body": (
-                    "Hello {{ contact.first_name }},\n\n"
-                    "thank you: we have received your payment for invoice {{ invoice.number }}.\n\n"
-                    f"Kind regards\n{business}"
-                ),
-                "sender_name": business, "reply_to": reply_to,
-            }],
-        },
-        {
-            "name": MOVE_TO_PAID, "trigger": "invoice_paid", "frequency": "unlimited",
-            "actions": [{"kind": "move_card", "step": paid_step}],
-        },
-    ]
+    specs = []
+    for slug in AUTOMATION_TEMPLATES:
+        spec = TEMPLATES[slug].build()
+        actions = [{"kind": "move_card", "step": paid_step} if action["kind"] == "move_card"
+                   else {**action, "sender_name": business, "reply_to": reply_to} for action in spec["actions"]]
+        specs.append({**spec, "name": str(spec["name"]), "actions": actions})
+    return specs
 
 
 @dataclass
@@ -226,9 +209,9 @@ def invoice_plans(today: dt.date, rng: random.Random) -> list[InvoicePlan]:
     def day(plan: InvoicePlan, after: int) -> dt.date:
         return min(plan.issue + dt.timedelta(days=after), today)
 
-    for _ in range(10):  # drafts being written
+    for _draft in range(10):  # drafts being written
         new(rng.choice(keys), rng.randint(0, 5))
-    for _ in range(12):  # sent, not due yet
+    for _sent in range(12):  # sent, not due yet
         terms = rng.choice([14, 14, 30])
         new(rng.choice(keys), rng.randint(0, terms - 2), terms).send = True
     for contact in OVERDUE_CONTACTS:  # sent, due date passed
@@ -273,7 +256,7 @@ class DemoLoader:
     def total_steps(self) -> int:
         """Progress units: one per user, contact, invoice, plan, card, task and automation."""
         return (2 + len(CONTACTS) + len(self.invoice_plans) + len(PLANS) + 1 + 1 + len(CARDS) + len(TASKS)
-                + len(AUTOMATION_NAMES))
+                + len(AUTOMATION_TEMPLATES))
 
     def at(self, day: dt.date, hour: int) -> dt.datetime:
         """A moment of that day in the business time zone, never later than now."""
@@ -281,7 +264,7 @@ class DemoLoader:
         return min(moment, self.now)
 
     def run(self) -> Counter[str]:
-        with transaction.atomic():
+        with translation.override(settings.LANGUAGE_CODE), transaction.atomic():
             self.load_profile()
             self.load_users()
             self.load_contacts()
@@ -389,6 +372,8 @@ class DemoLoader:
     def load_plan(self, spec: tuple[str, str, str, str, int, str], *, by: User) -> None:
         description, contact, amount, tax_rate, start_in, fate = spec
         start = self.today + dt.timedelta(days=start_in)
+        with translation.override(self.contacts[contact].language):  # on the customer's invoices
+            description = str(description)
         plan = services.create_recurring(
             contact=self.contacts[contact], description=description, amount=Decimal(amount), tax_rate=tax_rate,
             start_date=start, interval="monthly", by=by,
@@ -411,15 +396,15 @@ class DemoLoader:
     # Workflow board
 
     def load_workflow(self) -> None:
-        if Workflow.objects.filter(name=WORKFLOW).exists():
+        if Workflow.objects.filter(name=str(WORKFLOW)).exists():
             self.progress(1 + len(CARDS))
             return
-        workflow = create_workflow(name=WORKFLOW, steps=WORKFLOW_STEPS)
+        workflow = create_workflow(name=str(WORKFLOW), steps=[str(step) for step in WORKFLOW_STEPS])
         self.created["workflows"] += 1
         self.progress(1)
         steps = {step.name: step for step in workflow.steps.all()}
         for contact, step in CARDS:
-            place_card(contact=self.contacts[contact], step=steps[step])
+            place_card(contact=self.contacts[contact], step=steps[str(step)])
             self.created["cards"] += 1
             self.progress(1)
 
@@ -427,6 +412,7 @@ class DemoLoader:
 
     def load_tasks(self) -> None:
         for title, description, assignee, contact_key, due_in, done in TASKS:
+            title, description = str(title), str(description)
             if Task.objects.filter(title=title).exists():
                 self.progress(1)
                 continue
@@ -448,7 +434,7 @@ class DemoLoader:
     # Automations (examples, switched off)
 
     def load_automations(self) -> None:
-        paid_step = Step.objects.filter(workflow__name=WORKFLOW, name="Paid").first()
+        paid_step = Step.objects.filter(workflow__name=str(WORKFLOW), name=str(PAID)).first()
         for spec in _automations(paid_step):
             needs_step = any(a["kind"] == "move_card" for a in spec["actions"])
             if Automation.objects.filter(name=spec["name"]).exists() or (needs_step and paid_step is None):

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from core.admin import ServiceErrorsMixin, run_service_on_each, status_badge
 
 from core.dates import business_today
+from core.money import format_money
 
 from . import services
 from .forms import check_plan_start, currency_choices
@@ -255,8 +256,9 @@ class PaymentForm(forms.ModelForm):
                 self.add_error("invoice", _("Invoice %(number)s is %(status)s; only sent or overdue invoices can be paid.") % {
                     "number": invoice.number, "status": invoice.get_status_display()})
             elif amount > invoice.balance:
-                self.add_error("amount", _("%(amount)s is more than the %(balance)s %(currency)s still due.") % {
-                    "amount": amount, "balance": invoice.balance, "currency": invoice.currency})
+                self.add_error("amount", _("%(amount)s is more than the %(balance)s still due.") % {
+                    "amount": format_money(amount, invoice.currency),
+                    "balance": format_money(invoice.balance, invoice.currency)})
         return data
 
 

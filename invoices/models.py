@@ -15,6 +15,7 @@ from django.core.validators import MaxLengthValidator, MaxValueValidator, MinVal
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Round
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.money import quantize_money
@@ -175,7 +176,9 @@ class Invoice(models.Model):
     period_start = models.DateField(_("period start"), null=True, blank=True)
     # Part of every signed public link; raising it revokes the links given out so far.
     public_link_version = models.PositiveIntegerField(_("public link version"), default=0, editable=False)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # The services' clock (`now=`), so an invoice created with a past moment (imported, the demo)
+    # is not "created" after it was sent.
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         verbose_name=_("created by"),
@@ -320,7 +323,7 @@ class Payment(models.Model):
     date = models.DateField(_("date"))
     method = models.CharField(_("method"), max_length=20, choices=PaymentMethod.choices, default=PaymentMethod.BANK_TRANSFER)
     reference = models.CharField(_("reference"), max_length=200, blank=True, validators=[validate_no_line_breaks])
-    created_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+    created_at = models.DateTimeField(_("recorded"), default=timezone.now, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         verbose_name=_("recorded by"),

@@ -27,6 +27,7 @@ from core.dates import business_today
 from core.errors import DomainError, as_domain_error, validate
 from business import services as business
 from business.validators import EU_COUNTRIES, compact
+from core.money import format_money
 from core.validators import reject_null_characters
 
 from . import signals
@@ -267,7 +268,7 @@ def create_invoice(
     invoice = Invoice(
         contact=contact, issue_date=issue_date, due_date=due_date, currency=currency, notes=notes,
         created_by=by, recurring=recurring, period_start=period_start, service_date=service_date,
-        service_end=service_end, tax_treatment=tax_treatment or default_tax_treatment(contact),
+        service_end=service_end, tax_treatment=tax_treatment or default_tax_treatment(contact), created_at=_now(now),
     )
     _check_invoice_fields(invoice)
     with transaction.atomic():
@@ -438,12 +439,14 @@ def record_payment(
             raise _transition_refused(locked, _("paid"))
         if amount > locked.balance:
             raise DomainError(
-                _("%(amount)s is more than the %(balance)s %(currency)s still due on invoice %(number)s.") % {
-                    "amount": amount, "balance": locked.balance, "currency": locked.currency, "number": locked.number},
+                _("%(amount)s is more than the %(balance)s still due on invoice %(number)s.") % {
+                    "amount": format_money(amount, locked.currency), "balance": format_money(locked.balance, locked.currency),
+                    "number": locked.number},
                 field="amount",
             )
         payment = Payment.objects.create(
-            invoice=locked, amount=amount, date=date, method=method, reference=reference.strip(), created_by=by
+            invoice=locked, amount=amount, date=date, method=method, reference=reference.strip(), created_by=by,
+            created_at=now,
         )
         fully_paid = amount == locked.balance
         # Added in Python under the row lock: exact, where SQLite would add binary floats.
@@ -478,8 +481,8 @@ def void_invoice(*, invoice: Invoice, by=None, now: dt.datetime | None = None) -
         if changed != 1:
             current = Invoice.objects.filter(pk=invoice.pk).first()
             if current and current.status in OPEN_STATUSES and current.amount_paid > 0:
-                raise DomainError(_("Invoice %(number)s cannot be voided: payments of %(paid)s %(currency)s are recorded on it.") % {
-                    "number": current.number, "paid": current.amount_paid, "currency": current.currency})
+                raise DomainError(_("Invoice %(number)s cannot be voided: payments of %(paid)s are recorded on it.") % {
+                    "number": current.number, "paid": format_money(current.amount_paid, current.currency)})
             raise _transition_refused(invoice, _("voided"))
         invoice.refresh_from_db()
         signals.invoice_voided.send(sender=Invoice, invoice=invoice, by=by, now=now)
@@ -499,7 +502,7 @@ def _issue_credit_note(original: Invoice, *, by, now: dt.datetime) -> Invoice:
         subtotal=original.subtotal, tax_total=original.tax_total, total=original.total,
         notes=_("Cancels invoice %(number)s of %(date)s.") % {
             "number": original.number, "date": formats.date_format(original.issue_date, "SHORT_DATE_FORMAT")},
-        seller=business.snapshot(), buyer=original.buyer, created_by=by, sent_at=now,
+        seller=business.snapshot(), buyer=original.buyer, created_by=by, created_at=now, sent_at=now,
     )
     LineItem.objects.bulk_create([
         LineItem(invoice=credit_note, position=item.position, description=item.description, quantity=item.quantity,

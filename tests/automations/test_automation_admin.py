@@ -272,3 +272,17 @@ def test_saving_a_stale_change_page_again_shows_an_error_not_a_server_error(clie
     response = client.post(url, data | {"actions-0-subject": "Second"})  # the action was replaced meanwhile
     assert response.status_code == 200
     assert automation.actions.get().subject == "First"
+
+
+def test_the_read_only_page_offers_a_team_member_no_edit_in_the_builder(client):
+    automation = make_automation()
+    url = reverse("admin:automations_automation_change", args=[automation.pk])
+    client.force_login(make_team_member())
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "Edit in the builder" not in page.content.decode()
+    # The link it used to show leads to a 403 for them.
+    assert client.get(reverse("automations:automation-edit", args=[automation.pk])).status_code == 403
+    client.force_login(make_owner("boss"))
+    page = client.get(url).content.decode()
+    assert "Edit in the builder" in page and reverse("automations:automation-edit", args=[automation.pk]) in page

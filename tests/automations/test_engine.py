@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import smtplib
 from decimal import Decimal
 from unittest import mock
@@ -71,6 +72,25 @@ def test_email_in_the_contacts_language_and_html_escaped(django_capture_on_commi
     assert "119,00\xa0€" in message.body
     html = message.alternatives[0][0]
     assert "&lt;b&gt;Eve&lt;/b&gt;" in html and "<b>Eve</b>" not in html
+
+
+def test_placeholders_in_the_sender_name_are_filled_in_and_stay_one_safe_header(
+        django_capture_on_commit_callbacks, settings):
+    settings.BUSINESS_NAME = "Acme"
+    settings.DEFAULT_FROM_EMAIL = "billing@acme.test"
+    automation("invoice_sent", {**EMAIL, "sender_name": "{{ business.name }} for {{ contact.company }}"},
+               {**EMAIL, "sender_name": "{{contact.company}}"})
+    with django_capture_on_commit_callbacks(execute=True):
+        make_invoice(status="sent", contact=make_contact(name="Grace", email="grace@example.com",
+                                                         company='Hopper, "COBOL" & Co'))
+        make_invoice(status="sent", contact=make_contact(name="Ada", email="ada@example.com", company=""))
+    wire = [message.message() for message in mail.outbox]
+    senders = [email.utils.parseaddr(str(m["From"])) for m in wire]
+    assert senders[0] == ('Acme for Hopper, "COBOL" & Co', "billing@acme.test")
+    assert senders[1] == ('Hopper, "COBOL" & Co', "billing@acme.test")
+    # Filled in with nothing (no company): the business name, never an empty or literal sender.
+    assert {s for s in senders[2:]} == {("Acme for", "billing@acme.test"), ("Acme", "billing@acme.test")}
+    assert all("{{" not in str(m["From"]) and "\n" not in str(m["From"]) for m in wire)
 
 
 def test_contact_without_email_is_skipped_without_retry(django_capture_on_commit_callbacks):

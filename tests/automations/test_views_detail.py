@@ -70,10 +70,11 @@ def test_runs_show_what_each_action_did(client, owner):
     RunAction.objects.create(run=run, position=0, kind="send_email", status="succeeded", idempotency_key="k0",
                              email_to="grace@example.com", email_status="delivered")
     RunAction.objects.create(run=run, position=1, kind="create_task", status="succeeded", idempotency_key="k1", task=task)
-    RunAction.objects.create(run=run, position=2, kind="move_card", status="succeeded", idempotency_key="k2", card=card)
+    RunAction.objects.create(run=run, position=2, kind="move_card", status="succeeded", idempotency_key="k2", card=card,
+                             step=card.step, detail=str(card.step))
     failed = make_run(automation, status="failed", error="SMTP said no")
     page = client.get(detail_url(automation)).content.decode()
-    for text in ("Grace Hopper", invoice.number, "no email address", "grace@example.com", "delivered",
+    for text in ("Grace Hopper", invoice.number, "no email address", "grace@example.com", "delivery: Delivered",
                  "Call Grace Hopper", "Collections → Reminded", "SMTP said no", "badge-status-failed",
                  "badge-status-succeeded"):
         assert text in page, text

@@ -22,7 +22,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from django import forms
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.core.management.base import CommandError
 from django.http import HttpResponse
 
@@ -47,7 +47,9 @@ WATCHED: dict[str, tuple[type, tuple[str, ...]]] = {
     "Workflow": (Workflow, ("name",)),
     "Step": (Step, ("workflow_id", "name")),
     "Card": (Card, ("step_id", "contact_id")),
-    "User": (User, ("username", "is_active")),
+    "User": (User, ("username", "is_active", "is_staff", "is_superuser")),
+    "Group": (Group, ("name",)),
+    "UserGroup": (User.groups.through, ("user_id", "group_id")),
 }
 
 
@@ -172,6 +174,7 @@ class _FormParser(HTMLParser):
         self._select: str | None = None
         self._select_first: str | None = None
         self._select_chosen = False
+        self._select_multiple = False
         self._textarea: str | None = None
         self._text: list[str] = []
 
@@ -194,6 +197,7 @@ class _FormParser(HTMLParser):
             self.data.setdefault(name, []).append(a.get("value", "on" if kind in ("checkbox", "radio") else ""))
         elif tag == "select" and name:
             self._select, self._select_first, self._select_chosen = name, None, False
+            self._select_multiple = "multiple" in a
         elif tag == "option" and self._select:
             value = a.get("value", "")
             if self._select_first is None:
@@ -208,7 +212,8 @@ class _FormParser(HTMLParser):
         if tag == "form" and self.inside:
             self.inside, self.done = False, True
         elif tag == "select" and self._select:
-            if not self._select_chosen and self._select_first is not None:
+            # A single select sends its first option when none is chosen; a multiple one sends nothing.
+            if not self._select_chosen and self._select_first is not None and not self._select_multiple:
                 self.data.setdefault(self._select, []).append(self._select_first)
             self._select = None
         elif tag == "textarea" and self._textarea:

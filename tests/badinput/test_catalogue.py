@@ -8,22 +8,28 @@ real URLs; the admin rows post what the admin's own page would post.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
 import json
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core import mail
 from django.core.management import call_command
+from django.conf import settings
+from django.test import Client, override_settings
 
+from accounts import services as people
+from accounts.roles import OWNER, TEAM_MEMBER
 from automations import dispatch
 from automations.models import Run
 from invoices import services
 from invoices.models import Invoice
 from tests.automations.test_views_support import EMAIL, TASK, Builder, action_post_data, make_automation
-from tests.base import make_contact, make_invoice, make_owner, make_plan, make_team_member
+from tests.base import PASSWORD, make_contact, make_invoice, make_owner, make_plan, make_team_member
 from tasks.services import create_task
 from workflows.services import create_workflow
 
@@ -116,7 +122,7 @@ FORM_CASES = [
     Case("payment-huge", "form", "payment amount 10^13", pay(amount="10000000000000"),
          "Ensure that there are no more than 12 digits before the decimal point.", "amount", sent_invoice),
     Case("payment-more-than-due", "form", "payment 119.01 on 119.00 due", pay(amount="119.01"),
-         "119.01 is more than the 119.00 EUR still due", "amount", sent_invoice),
+         "€119.01 is more than the €119.00 still due", "amount", sent_invoice),
     Case("payment-reference-crlf", "form", "payment reference with CR/LF", pay(reference="ok\r\nBcc: x@evil.test"),
          "This field cannot contain line breaks.", "reference", sent_invoice),
     Case("payment-date-nonsense", "form", "payment date 2026-02-30", pay(date="2026-02-30"),
@@ -709,8 +715,185 @@ EMAIL_CASES = [
          setup=email_on_send({"name": "<script>alert(1)</script>"}), changes={"Run": 1}),
 ]
 
+# --- The same rules through every door: builder, admin, import, services ----------------------
+
+
+def admin_automation(actions: list[dict[str, Any]], **fields: str):
+    """The admin's own add page (the classic form, with its Action inline), filled in and posted."""
+    def act(ctx, o):
+        url = "/admin/automations/automation/add/?classic=1"
+        data = browser_form_data(ctx.client, url, {"name": "Reminder", "trigger": "invoice_overdue",
+                                                   "frequency": "unlimited", **fields}, form_id="automation_form")
+        data["actions-TOTAL_FORMS"] = str(len(actions))
+        for index, action in enumerate(actions):
+            data.update({f"actions-{index}-{name}": value for name, value in action.items()})
+        return ctx.post(url, data)
+    return act
+
+
+def many_actions(count: int) -> list[dict[str, Any]]:
+    return [{"kind": "create_task", "title": f"Call {n}", "description": "", "due_in_days": 1, "assignee": None}
+            for n in range(count)]
+
+
+TOO_MANY = "An automation can have at most 20 actions; this one has 21."
+
+DOOR_CASES = [
+    # Placeholders in the sender's name: filled in when sent, so checked like the subject everywhere.
+    Case("sender-name-tag-builder", "template", "{% debug %} as the sender name in the builder",
+         builder_action(sender_name="{% debug %}"), ONLY_PLACEHOLDERS, "actions-0-sender_name", builder),
+    Case("sender-name-unknown-admin", "admin", "{{ contact.password }} as the sender name in the admin",
+         admin_automation([{"kind": "send_email", "subject": "Hi", "body": "Hello",
+                            "sender_name": "{{ contact.password }}"}]),
+         "Unknown placeholder {{ contact.password }}.", "actions-0-sender_name"),
+    Case("sender-name-unknown-import", "import", "{{ settings.SECRET_KEY }} as the sender name in a file",
+         upload(doc(GOOD | {"actions": [GOOD["actions"][0] | {"sender_name": "{{ settings.SECRET_KEY }}"}]})),
+         "Unknown placeholder {{ settings.SECRET_KEY }}."),
+    Case("sender-name-unclosed-service", "service", "create_automation with an unclosed {{ in the sender name",
+         lambda ctx, o: make_automation(actions=[EMAIL | {"sender_name": "Acme {{ business.name"}]),
+         ONLY_PLACEHOLDERS),
+    Case("sender-name-tag-preview", "http", "{% include %} as the sender name in the live preview",
+         lambda ctx, o: ctx.client.get("/automations/preview/", {"subject": "Hi", "body": "Hi",
+                                                                 "sender_name": "{% include 'base.html' %}"}),
+         ONLY_PLACEHOLDERS, setup=sent_invoice),
+    # At most 20 actions, whoever saves.
+    Case("import-5000-actions", "import", "an automation with 5,000 actions in a file",
+         upload(doc(GOOD | {"actions": many_actions(5000)})),
+         "An automation can have at most 20 actions; this one has 5000."),
+    Case("admin-21-actions", "admin", "21 actions in the admin's inline",
+         admin_automation([{**a, "due_in_days": "1", "assignee": ""} for a in many_actions(21)]), TOO_MANY),
+    Case("service-21-actions", "service", "create_automation with 21 actions",
+         lambda ctx, o: make_automation(actions=many_actions(21)), TOO_MANY, "actions"),
+    Case("builder-21-actions", "template", "21 actions posted to the builder's actions step",
+         lambda ctx, o: ctx.client.post(o["builder"].url, {"wizard-current_step": "actions",
+                                                          **action_post_data([dict(TASK)] * 21)}),
+         TOO_MANY, setup=builder),
+    Case("import-201-automations", "import", "a file of 201 automations",
+         upload(doc(*[GOOD | {"name": f"Reminder {n}"} for n in range(201)])),
+         "The file holds 201 automations; at most 200 can be imported at once. Split it into smaller files."),
+    Case("import-name-201", "import", "an automation name of 201 characters",
+         upload(doc(GOOD | {"name": "n" * 201})), "Ensure this value has at most 200 characters (it has 201)."),
+    Case("admin-name-201", "admin", "an automation name of 201 characters in the admin",
+         admin_automation([{"kind": "send_email", "subject": "Hi", "body": "Hello"}], name="n" * 201),
+         "Ensure this value has at most 200 characters (it has 201).", "name"),
+    Case("builder-name-201", "template", "an automation name of 201 characters in the builder",
+         lambda ctx, o: ctx.client.post(o["builder"].url, {"wizard-current_step": "name", "name-name": "n" * 201}),
+         "Ensure this value has at most 200 characters (it has 201).", "name-name", builder),
+    Case("import-body-20001", "import", "an email body of 20,001 characters in a file",
+         upload(doc(GOOD | {"actions": [GOOD["actions"][0] | {"body": "b" * 20_001}]})),
+         "Ensure this value has at most 20000 characters (it has 20001)."),
+    Case("admin-body-20001", "admin", "an email body of 20,001 characters in the admin",
+         admin_automation([{"kind": "send_email", "subject": "Hi", "body": "b" * 20_001}]),
+         "Ensure this value has at most 20000 characters (it has 20001).", "actions-0-body"),
+]
+
+
+# --- Logins behind the proxy: the client cannot pick the address it is counted by --------------
+
+
+def spoofed_logins(ctx, o) -> str:
+    """Wrong passwords from one client behind the proxy, each claiming another address in
+    X-Forwarded-For (the proxy appends the real one); then the owner logs in from elsewhere."""
+    def log_in(password: str, forwarded_for: str) -> int:
+        return Client().post("/login/", {"username": ctx.owner.username, "password": password},
+                             REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded_for).status_code
+
+    with override_settings(TRUSTED_PROXY_COUNT=1):
+        for n in range(settings.AXES_FAILURE_LIMIT):
+            log_in("wrong", f"192.0.2.{n + 1}, 198.51.100.66")
+        return f"attacker: {log_in(PASSWORD, '192.0.2.99, 198.51.100.66')}, owner: {log_in(PASSWORD, '203.0.113.7')}"
+
+
+LOGIN_CASES = [
+    Case("login-spoofed-forwarded-for", "http",
+         "wrong passwords behind the proxy, each with a new X-Forwarded-For; the owner elsewhere",
+         spoofed_logins, "attacker: 429, owner: 302"),
+]
+
+
+# --- People and roles: the last owner stays ----------------------------------------------------
+
+LAST_OWNER = "owner is the last active owner"
+
+
+def own_change(**changes: Any):
+    return admin_post("/admin/auth/user/{me}/change/", changes, form_id="user_form")
+
+
+def me(ctx) -> dict[str, Any]:
+    return {"me": ctx.owner}
+
+
+def only_a_superuser(ctx) -> dict[str, Any]:
+    """A superuser without the Owner role, who is the only owner once ctx's owner leaves the role."""
+    root = User.objects.create_superuser("root", "root@example.com", "pw")
+    ctx.owner.groups.clear()
+    ctx.client.force_login(root)
+    return {"me": root}
+
+
+def owner_role(ctx) -> dict[str, Any]:
+    return {"role": Group.objects.get(name=OWNER)}
+
+
+PEOPLE_CASES = [
+    Case("last-owner-deactivates-self", "admin", "the only owner unticks their own “Active”",
+         own_change(is_active=None), LAST_OWNER + " and cannot be deactivated", "is_active", me),
+    Case("last-owner-drops-staff", "admin", "the only owner unticks their own “Staff status”",
+         own_change(is_staff=None), LAST_OWNER + " and cannot lose the Owner role", "is_staff", me),
+    Case("last-owner-leaves-role", "admin", "the only owner swaps their Owner role for Team member",
+         lambda ctx, o: own_change(groups=str(Group.objects.get(name=TEAM_MEMBER).pk))(ctx, o),
+         LAST_OWNER + " and cannot lose the Owner role", "groups", me),
+    Case("last-superuser-drops-superuser", "admin", "the only superuser (no Owner role) unticks “Superuser status”",
+         own_change(is_superuser=None), "root is the last active owner and cannot lose", "is_superuser",
+         only_a_superuser),
+    Case("last-owner-delete-view", "admin", "the only owner deletes themselves (delete page, confirmed)",
+         lambda ctx, o: ctx.post(f"/admin/auth/user/{o['me'].pk}/delete/", {"post": "yes"}),
+         LAST_OWNER + " and cannot be deleted", setup=me),
+    Case("last-owner-delete-selected", "admin", "“Delete selected users” with the only owner among them",
+         lambda ctx, o: ctx.post("/admin/auth/user/", {"action": "delete_selected", "post": "yes",
+                                                       "_selected_action": [str(o["me"].pk), str(o["sam"].pk)]}),
+         LAST_OWNER + " and cannot be deleted", setup=lambda ctx: {"me": ctx.owner, "sam": make_team_member("sam")}),
+    Case("owner-role-renamed", "admin", "the Owner role renamed in the Group admin",
+         admin_post("/admin/auth/group/{role}/change/", {"name": "Chef"}, form_id="group_form"),
+         LAST_OWNER + " and cannot lose the Owner role", "name", owner_role),
+    Case("owner-role-deleted", "admin", "the Owner role deleted in the Group admin",
+         lambda ctx, o: ctx.post(f"/admin/auth/group/{o['role'].pk}/delete/", {"post": "yes"}),
+         LAST_OWNER + " and cannot lose the Owner role", setup=owner_role),
+    Case("service-delete-last-owner", "service", "delete_people with the only owner",
+         lambda ctx, o: people.delete_people(users=[o["me"]]), LAST_OWNER + " and cannot be deleted", setup=me),
+]
+
+
+# --- The ESP tracking webhooks, with the right secret and a body the ESP never sends -------------
+
+WEBHOOK_SECRET = "tracker:s3cret-webhook-pass"
+UNREADABLE = "webhook post could not be read"
+
+
+def webhook(esp: str, body: bytes):
+    def act(ctx, o):
+        with override_settings(ANYMAIL={"WEBHOOK_SECRET": WEBHOOK_SECRET}):
+            return ctx.client.post(f"/anymail/{esp}/tracking/", body, content_type="application/json",
+                                   HTTP_AUTHORIZATION="Basic " + base64.b64encode(WEBHOOK_SECRET.encode()).decode())
+    return act
+
+
+WEBHOOK_CASES = [
+    Case("webhook-truncated-json", "http", "Postmark webhook: truncated JSON",
+         webhook("postmark", b'{"RecordType": "Deliv'), UNREADABLE),
+    Case("webhook-list-of-numbers", "http", "SendGrid webhook: [1,2]", webhook("sendgrid", b"[1,2]"), UNREADABLE),
+    Case("webhook-empty-body", "http", "Brevo webhook: an empty body", webhook("brevo", b""), UNREADABLE),
+    Case("webhook-invalid-utf8", "http", "SparkPost webhook: invalid UTF-8", webhook("sparkpost", b'[{"a": "\xff"}]'),
+         UNREADABLE),
+    Case("webhook-deep-nesting", "http", "Mailjet webhook: 50,000 nested lists",
+         webhook("mailjet", b"[" * 50_000 + b"]" * 50_000), UNREADABLE),
+    Case("webhook-empty-object", "http", "Resend webhook: {}", webhook("resend", b"{}"), UNREADABLE),
+]
+
 CATALOGUE = (FORM_CASES + TASK_AND_BOARD_CASES + SIZE_CASES + TEMPLATE_CASES + ADMIN_CASES + SERVICE_CASES + STATE_CASES + IMPORT_CASES
-             + SKIP_CASES + EMAIL_CASES)
+             + SKIP_CASES + EMAIL_CASES + WEBHOOK_CASES + PEOPLE_CASES + DOOR_CASES
+             + LOGIN_CASES)
 
 
 @pytest.mark.parametrize("case", CATALOGUE, ids=str)

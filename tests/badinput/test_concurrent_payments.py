@@ -51,7 +51,7 @@ def test_two_partial_payments_that_together_overpay_record_one_and_refuse_the_ot
     assert [status for status, _page in outcomes] == [200, 200]
     pages = [page for _status, page in outcomes]
     recorded = [p for p in pages if f"Payment of €70.00 recorded on invoice {invoice.number}." in p]
-    refused = [p for p in pages if f"70.00 is more than the 49.00 EUR still due on invoice {invoice.number}." in p]
+    refused = [p for p in pages if f"€70.00 is more than the €49.00 still due on invoice {invoice.number}." in p]
     assert (len(recorded), len(refused)) == (1, 1)
     assert "Traceback" not in refused[0]
     saved = Invoice.objects.get(pk=invoice.pk)

@@ -324,7 +324,7 @@ def test_an_overpayment_is_refused_in_german(german):
     assert "noch offen sind" in response.content.decode()
     with translation.override("de"), pytest.raises(DomainError) as refused:
         services.record_payment(invoice=invoice, amount="500.00")
-    assert refused.value.message.startswith("500.00 ist mehr als")
+    assert refused.value.message.startswith("500,00\xa0€ ist mehr als die 119,00\xa0€")
 
 
 def test_the_german_template_texts_use_only_valid_placeholders(db):

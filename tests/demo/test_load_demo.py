@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count, F, Sum
 
 from automations.models import Automation
+from automations.timeline import invoice_timeline
 from bench.load_bulk import Command as LoadBulk
 from core.dates import business_today
 from invoices import services
@@ -219,3 +220,44 @@ def test_bad_options_are_refused(args):
     with pytest.raises(CommandError):
         load_bulk("--no-progress", *args)
     assert not Invoice.objects.exists()
+
+
+# --- The demo in German, and its timelines ---------------------------------------------------
+
+
+@time_machine.travel(dt.datetime(2026, 5, 20, 11, 0, tzinfo=BERLIN), tick=False)
+def test_in_german_mode_the_demo_speaks_german_and_a_second_run_finds_it_all(settings):
+    settings.LANGUAGE_CODE = "de"
+    load_demo("--no-progress")
+    board = Workflow.objects.get()
+    assert board.name == "Forderungen"
+    assert list(board.steps.order_by("position").values_list("name", flat=True)) == [
+        "Neu", "Erinnert", "Angerufen", "Bezahlt"]
+    assert set(Automation.objects.values_list("name", flat=True)) == {
+        "Erinnerungs-E-Mail bei Überfälligkeit", "Dankes-E-Mail bei Zahlung", "Karte nach „Bezahlt“ verschieben, wenn bezahlt"}
+    reminder = Automation.objects.get(trigger="invoice_overdue").actions.get()
+    assert reminder.subject == "Erinnerung: Rechnung {{ invoice.number }} ist überfällig"
+    assert "Mit freundlichen Grüßen" in reminder.body and "Sie" in reminder.body
+    assert Automation.objects.get(actions__kind="move_card").actions.get().step.name == "Bezahlt"
+    assert Task.objects.filter(title="Thomas Koch wegen seiner überfälligen Rechnung anrufen").exists()
+    assert not Task.objects.filter(title__startswith="Call ").exists()
+    # A plan's description is in its customer's language, like the invoice lines.
+    assert set(RecurringPayment.objects.values_list("description", flat=True)) == {
+        "Website-Wartung (monatlich)", "Newsletter service (monthly)", "Support-Pauschale (monatlich)"}
+
+    before = snapshot()
+    out, _ = load_demo("--no-progress")
+    assert snapshot() == before and "nothing created" in out
+
+
+@time_machine.travel(dt.datetime(2026, 5, 20, 11, 0, tzinfo=BERLIN), tick=False)
+def test_the_demo_timelines_read_in_order_created_before_sent_before_paid():
+    load_demo("--no-progress")
+    checked = 0
+    for invoice in Invoice.objects.exclude(status="draft").prefetch_related("payments"):
+        entries = invoice_timeline(invoice)
+        times = [entry["at"] for entry in entries]
+        assert times == sorted(times), (invoice.number, [(e["label"], e["at"]) for e in entries])
+        assert entries[0]["at"].date() <= invoice.issue_date
+        checked += 1
+    assert checked > 40

@@ -444,7 +444,7 @@ def test_an_overpayment_is_refused_and_nothing_is_saved(amount):
     invoice = sent_invoice()
     with receiving() as received, pytest.raises(DomainError) as exc:
         services.record_payment(invoice=invoice, amount=amount, now=NOW)
-    assert f"is more than the 119.00 EUR still due on invoice {invoice.number}" in str(exc.value)
+    assert f"is more than the €119.00 still due on invoice {invoice.number}" in str(exc.value)
     assert exc.value.field == "amount"
     saved = stored(invoice)
     assert (saved.status, saved.amount_paid) == (Invoice.Status.SENT, Decimal("0"))
@@ -455,7 +455,7 @@ def test_an_overpayment_is_refused_and_nothing_is_saved(amount):
 def test_an_overpayment_after_a_partial_payment_is_refused_against_the_remaining_balance():
     invoice = sent_invoice()
     services.record_payment(invoice=invoice, amount="100.00")
-    with pytest.raises(DomainError, match="more than the 19.00 EUR still due"):
+    with pytest.raises(DomainError, match="more than the €19.00 still due"):
         services.record_payment(invoice=invoice, amount="19.01")
     saved = stored(invoice)
     assert (saved.status, saved.amount_paid, saved.payments.count()) == (Invoice.Status.SENT, Decimal("100.00"), 1)
@@ -644,7 +644,7 @@ def test_void_is_refused_once_a_payment_is_recorded(make):
     status = stored(invoice).status
     with receiving() as received, pytest.raises(DomainError) as exc:
         services.void_invoice(invoice=invoice)
-    assert str(exc.value) == f"Invoice {invoice.number} cannot be voided: payments of 10.00 EUR are recorded on it."
+    assert str(exc.value) == f"Invoice {invoice.number} cannot be voided: payments of €10.00 are recorded on it."
     assert stored(invoice).status == status
     assert received.names == []
 

@@ -95,7 +95,7 @@ def test_overpayment_is_shown_at_the_amount_field_and_saves_nothing(user_client)
     response = user_client.post(reverse("invoices:invoice-payment", args=[invoice.pk]), payment_data(amount="500.00"))
     assert response.status_code == 200
     errors = response.context["form"].errors["amount"]
-    assert "more than the 119.00 EUR still due" in errors[0]
+    assert "more than the €119.00 still due" in errors[0]
     assert "is-invalid" in response.content.decode()
     assert not Payment.objects.exists()
 
@@ -172,7 +172,7 @@ def test_voiding_a_partly_paid_invoice_is_refused_with_the_reason(user_client):
     invoice = make_invoice(status="sent")
     user_client.post(reverse("invoices:invoice-payment", args=[invoice.pk]), payment_data(amount="10.00"))
     response = user_client.post(reverse("invoices:invoice-void", args=[invoice.pk]), follow=True)
-    assert "payments of 10.00 EUR are recorded on it" in response.content.decode()
+    assert "payments of €10.00 are recorded on it" in response.content.decode()
     invoice.refresh_from_db()
     assert invoice.status == "sent"
 

@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0003_form_submissions'),
-        ('invoices', '0003_list_and_dashboard_indexes'),
+        ('invoices', '0004_created_at_from_the_services_clock'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
