@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -126,9 +127,11 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
         {"value": value, "label": label, "count": counts.get(value, 0) if value else total, "active": value == status}
         for value, label in STATUS_FILTERS
     ]
+    # "Reset" forgets the search and the contact, not the status.
+    reset_url = reverse("invoices:invoice-list") + (f"?status={status}" if status else "") if q or contact else ""
     return render(request, "invoices/invoice_list.html", {
         "page_obj": page, "invoices": page.object_list, "q": q, "status": status, "contact": contact,
-        "pills": pills, "today": business_today(),
+        "pills": pills, "today": business_today(), "reset_url": reset_url,
     })
 
 
