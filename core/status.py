@@ -1,5 +1,7 @@
 """One colour table for every status the product shows (invoices, plans, runs, tasks), used by
-the pages' badges and the admin's alike. A tone is a Bootstrap theme colour."""
+the pages' badges and the admin's alike. A tone is a Bootstrap theme colour (the pages'
+text-bg-<tone>; static/css/admin.css repeats Bootstrap's colours for the admin, which has no
+Bootstrap)."""
 
 from __future__ import annotations
 
@@ -13,13 +15,6 @@ STATUS_TONES = {
     "unknown": "danger",
     # tasks
     "open": "primary", "done": "success",
-}
-
-# Bootstrap 5’s theme colours (and our "muted"), for the admin, which has no Bootstrap: (background, text).
-TONE_COLOURS = {
-    "primary": ("#0d6efd", "#fff"), "secondary": ("#6c757d", "#fff"), "success": ("#198754", "#fff"),
-    "danger": ("#dc3545", "#fff"), "warning": ("#ffc107", "#212529"), "info": ("#0dcaf0", "#212529"),
-    "muted": ("#ced4da", "#212529"),
 }
 
 

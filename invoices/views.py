@@ -123,18 +123,15 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
         invoices = invoices.filter(status=status)
     page = paginate(request, invoices.select_related("contact"), count=counts.get(status, 0) if status else total)
 
-    params = request.GET.copy()
-    params.pop("page", None)
-    pills = []
-    for value, label in STATUS_FILTERS:
-        params["status"] = value
-        if not value:
-            params.pop("status")
-        pills.append({"value": value, "label": label, "count": counts.get(value, 0) if value else total,
-                      "query": params.urlencode(), "active": value == status})
+    pills = [
+        {"value": value, "label": label, "count": counts.get(value, 0) if value else total, "active": value == status}
+        for value, label in STATUS_FILTERS
+    ]
+    # "Reset" forgets the search and the contact, not the status.
+    reset_url = reverse("invoices:invoice-list") + (f"?status={status}" if status else "") if q or contact else ""
     return render(request, "invoices/invoice_list.html", {
         "page_obj": page, "invoices": page.object_list, "q": q, "status": status, "contact": contact,
-        "pills": pills, "today": business_today(),
+        "pills": pills, "today": business_today(), "reset_url": reset_url,
     })
 
 

@@ -1,20 +1,8 @@
-/* The automations pages: switches that submit themselves, the placeholder picker, the workflow →
-   step select, and a save button that cannot be pressed twice. Everything works without it too
-   (plain forms and buttons); this only makes it quicker. */
+/* The automation builder: the placeholder picker and the workflow → step select. (The on/off
+   switches and the Activate button that saves once are app.js's data-autosubmit and data-once.)
+   Everything works without it too (plain forms and buttons); this only makes it quicker. */
 (function () {
   "use strict";
-
-  // An on/off switch posts its own small form.
-  document.addEventListener("change", function (event) {
-    var input = event.target;
-    if (input.matches && input.matches("[data-autosubmit]")) {
-      var form = input.closest("form");
-      if (form) {
-        input.disabled = true;
-        form.requestSubmit ? form.requestSubmit() : form.submit();
-      }
-    }
-  });
 
   // The placeholder picker inserts {{ name }} where the cursor was, in the field last used.
   var lastField = new WeakMap();
@@ -69,16 +57,4 @@
     });
   }
   document.addEventListener("DOMContentLoaded", function () { setUpSteps(document); });
-
-  // Activate / Save: one click saves once (the server refuses a second save too).
-  document.addEventListener("submit", function (event) {
-    var form = event.target;
-    if (!form.matches || !form.matches("[data-wizard-form]")) return;
-    var submitter = event.submitter;
-    if (submitter && submitter.hasAttribute("data-once")) {
-      setTimeout(function () {
-        form.querySelectorAll("[data-once]").forEach(function (button) { button.disabled = true; });
-      }, 0);
-    }
-  });
 })();

@@ -6,7 +6,8 @@
  * On success the columns the server reports are put in the server's order; on any refusal or
  * network error the card goes back where it was and the message is shown in #board-alert.
  * While a move is being saved, dragging is switched off, so moves are saved one after the other.
- * Without JavaScript every card still has its "Move to…" form (a plain POST).
+ * Without JavaScript every card still has its "Move to…" form (a plain POST). Removing a card
+ * asks first through app.js's data-confirm.
  */
 (function () {
   "use strict";
@@ -133,14 +134,6 @@
       }));
     });
   }
-
-  // Forms with data-confirm (remove a card) ask first.
-  document.addEventListener("submit", function (evt) {
-    var form = evt.target;
-    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
-      evt.preventDefault();
-    }
-  });
 
   function init() {
     // Open an inline rename form with its text field focused.

@@ -61,6 +61,16 @@ def _keep_evidence(request, page) -> None:
         print(f"No screenshot of the failed page: {exc}")
 
 
+POLICY_MESSAGES = ("Content Security Policy", "Content-Security-Policy", "Permissions-Policy", "Permissions Policy")
+
+
+def is_policy_message(text: str) -> bool:
+    """A console message about the security headers: Chromium logs every CSP violation ("Refused
+    to execute inline script because it violates the following Content Security Policy
+    directive …") and every feature of the Permissions-Policy header it cannot read."""
+    return any(words in text for words in POLICY_MESSAGES)
+
+
 def _login(context, live_server, client, user) -> None:
     client.force_login(user)
     cookie = client.cookies["sessionid"]
@@ -85,9 +95,13 @@ def _new_page(browser, live_server, *, locale: str, width: int = 1280, height: i
     page = context.new_page()
     page.url_for = lambda path: live_server.url + path  # type: ignore[attr-defined]
     # Problems the tests must not miss: a script error, or a server error behind any request
-    # (an htmx fragment or a fetch() included), whatever the page shows.
+    # (an htmx fragment or a fetch() included), whatever the page shows; and anything the
+    # Content-Security-Policy or the Permissions-Policy blocked or could not read, which the
+    # browser reports on its console (a script, a style or an image the page needed).
     problems: list[str] = []
     page.on("pageerror", lambda exc: problems.append(f"JavaScript error: {exc}"))
+    page.on("console", lambda message: problems.append(f"Security policy: {message.text}")
+            if is_policy_message(message.text) else None)
     page.on("response", lambda response: problems.append(f"HTTP {response.status} from {response.url}")
             if response.status >= 500 else None)
     return context, page, problems

@@ -1,8 +1,9 @@
-<script>
 /* Invoice pages: "Add line" clones the formset's empty form; "Remove" ticks the row's DELETE box
-   and hides it (a new, empty row is simply dropped); a form marked data-once submits once. */
+   and hides it (a new, empty row is simply dropped); "Copy" puts the public link on the clipboard.
+   Without JavaScript each line has its "Remove" checkbox and the link can be copied by hand. */
 (function () {
   "use strict";
+
   var form = document.querySelector(".invoice-form");
   if (form) {
     form.classList.add("js");
@@ -29,15 +30,7 @@
       if (visible() === 0) { document.getElementById("add-line").click(); }
     });
   }
-  document.querySelectorAll("form[data-once]").forEach(function (f) {
-    f.addEventListener("submit", function (event) {
-      if (f.dataset.submitted) { event.preventDefault(); return; }
-      f.dataset.submitted = "1";
-      window.setTimeout(function () {
-        f.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
-      }, 0);
-    });
-  });
+
   document.querySelectorAll("[data-copy]").forEach(function (button) {
     button.addEventListener("click", function () {
       var input = document.getElementById(button.dataset.copy);
@@ -55,4 +48,3 @@
     });
   });
 })();
-</script>
