@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "core",
     "business",
     "invoices",
+    "documents",
     "automations",
     "tasks",
     "workflows",

@@ -6,7 +6,7 @@ Apps stand in layers; each may import only the layers below it:
     config                      settings, URLs
     dashboard  demo             pages and data on top of everything
     automations                 the engine: reads invoices, creates tasks, moves cards
-    tasks  workflows            Tasks & Reminders, boards (beside each other, not on each other)
+    documents  tasks  workflows the invoice as PDF and e-invoice; Tasks & Reminders; boards (beside each other)
     invoices                    contacts, invoices, payments, plans
     business                    the business profile: the seller on every invoice
     accounts                    people, roles, permissions
@@ -18,7 +18,7 @@ from __future__ import annotations
 import grimp
 import pytest
 
-LAYERS = [["config"], ["dashboard", "demo"], ["automations"], ["tasks", "workflows"], ["invoices"], ["business"], ["accounts"],
+LAYERS = [["config"], ["dashboard", "demo"], ["automations"], ["documents", "tasks", "workflows"], ["invoices"], ["business"], ["accounts"],
           ["core"]]
 APPS = [app for layer in LAYERS for app in layer]
 
