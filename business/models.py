@@ -8,15 +8,24 @@ filled the profile in; invoices can be sent only once the fields the law asks fo
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from core.validators import validate_no_line_breaks
 
-from .validators import validate_bic, validate_country, validate_iban, validate_tax_number, validate_vat_id
+from .validators import (
+    region_choices,
+    validate_bic,
+    validate_country,
+    validate_iban,
+    validate_tax_number,
+    validate_vat_id,
+)
 
 ONE_LINE = [validate_no_line_breaks]
 
@@ -67,6 +76,15 @@ class BusinessProfile(models.Model):
     attach_xml = models.BooleanField(
         _("attach the e-invoice (XML) for business customers"), default=True,
         help_text=_("The e-invoice (XRechnung) goes with the email to business customers; the PDF always holds it too."))
+    # When emails to customers go out (automations' reminders; see business.calendar).
+    send_from = models.TimeField(_("send emails from"), default=dt.time(8, 0))
+    send_until = models.TimeField(_("send emails until"), default=dt.time(18, 0))
+    business_days_only = models.BooleanField(
+        _("on business days only"), default=True,
+        help_text=_("No emails to customers on weekends and public holidays; they wait for the next business day."))
+    holiday_region = models.CharField(
+        _("state for public holidays"), max_length=10, blank=True,
+        help_text=_("Your state's own holidays count too (e.g. BY for Bavaria); empty: nationwide holidays only."))
     email_subject_en = models.CharField(_("email subject (English)"), max_length=300, blank=True, validators=ONE_LINE)
     email_body_en = models.TextField(_("email text (English)"), blank=True, max_length=5000,
                                      validators=[MaxLengthValidator(5000)])
@@ -78,7 +96,18 @@ class BusinessProfile(models.Model):
     class Meta:
         verbose_name = _("business profile")
         verbose_name_plural = _("business profile")
-        constraints = [models.CheckConstraint(condition=models.Q(pk=1), name="business_profile_is_one_row")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(pk=1), name="business_profile_is_one_row"),
+            models.CheckConstraint(condition=models.Q(send_until__gt=models.F("send_from")),
+                                   name="business_profile_send_window_in_order"),
+        ]
+
+    def clean(self) -> None:
+        if self.send_from and self.send_until and self.send_until <= self.send_from:
+            raise ValidationError({"send_until": _("The end of the sending hours must be after their start.")})
+        if self.holiday_region and self.holiday_region not in dict(region_choices(self.country or "DE")):
+            raise ValidationError({"holiday_region": _("%(value)s is not a state or region of this country.") % {
+                "value": self.holiday_region}})
 
     def __str__(self) -> str:
         return self.legal_name or str(_("Business profile"))

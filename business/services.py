@@ -26,12 +26,14 @@ from .validators import compact
 FIELDS = (
     "legal_name", "street", "postal_code", "city", "country", "email", "phone", "website", "vat_id", "tax_number",
     "bank_name", "iban", "bic", "invoice_footer", "payment_terms_days", "default_tax_rate", "sender_name",
-    "from_email", "small_business", "reverse_charge", "attach_xml", "email_subject_en", "email_body_en",
+    "from_email", "small_business", "reverse_charge", "attach_xml", "send_from", "send_until", "business_days_only",
+    "holiday_region", "email_subject_en", "email_body_en",
     "email_subject_de", "email_body_de",
 )
 TRIMMED = tuple(name for name in FIELDS if name not in ("invoice_footer", "email_body_en", "email_body_de",
                                                           "payment_terms_days", "default_tax_rate", "small_business",
-                                                          "reverse_charge", "attach_xml"))
+                                                          "reverse_charge", "attach_xml", "send_from", "send_until",
+                                                          "business_days_only"))
 LOGO_MAX_BYTES = 1024 * 1024
 LOGO_MAX_PIXELS = 4000
 LOGO_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}

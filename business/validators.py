@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import holidays
 from babel import Locale
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -77,3 +78,12 @@ def validate_country(value: str) -> None:
     if value not in dict(country_choices()):
         raise ValidationError(_("%(value)s is not a country code (ISO 3166, for example DE)."),
                               code="invalid_country", params={"value": value})
+
+
+def region_choices(country: str = "DE") -> list[tuple[str, str]]:
+    """The country's states and regions whose own holidays the package knows ("" = nationwide only)."""
+    try:
+        names = holidays.country_holidays(country).subdivisions
+    except NotImplementedError:
+        return [("", "—")]
+    return [("", "—")] + [(code, code) for code in names]
