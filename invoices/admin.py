@@ -27,7 +27,7 @@ from core.money import format_money
 
 from . import services
 from .forms import check_plan_start, currency_choices
-from .models import Contact, Invoice, InvoiceStatus, LineItem, Payment, RecurringPayment, RecurringStatus
+from .models import BaseRate, Contact, Invoice, InvoiceStatus, LineItem, Payment, RecurringPayment, RecurringStatus
 from .validators import validate_business_date
 
 def check_dates(form: forms.BaseForm, *names: str) -> None:
@@ -365,3 +365,10 @@ class RecurringPaymentAdmin(ServiceErrorsMixin, admin.ModelAdmin):
         if obj is not None and obj.status != RecurringStatus.SCHEDULED:
             return False  # it has issued invoices or events: cancel it instead
         return super().has_delete_permission(request, obj)
+
+
+@admin.register(BaseRate)
+class BaseRateAdmin(admin.ModelAdmin):
+    """The base rate table behind default interest: the owner adds the Bundesbank's new rate."""
+
+    list_display = ("valid_from", "rate")

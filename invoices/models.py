@@ -141,6 +141,13 @@ class Invoice(models.Model):
 
     number = models.CharField(_("number"), max_length=20, unique=True, editable=False)
     kind = models.CharField(_("kind"), max_length=12, choices=InvoiceKind.choices, default=InvoiceKind.INVOICE)
+    # A fee invoice's overdue invoice (reminder fee, default interest: never added to the invoice
+    # itself), and which charge it is: unique per invoice, so a charge is never made twice.
+    fee_for = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="fee_invoices",
+        verbose_name=_("fees for"),
+    )
+    fee_key = models.CharField(_("charge"), max_length=100, blank=True, editable=False)
     # A credit note's invoice (PROTECT: an invoice with a credit note can never be deleted).
     credit_for = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="credit_note",
@@ -215,6 +222,8 @@ class Invoice(models.Model):
                 condition=Q(service_end__isnull=True) | (Q(service_date__isnull=False) & Q(service_end__gte=F("service_date"))),
                 name="invoice_service_period_in_order",
             ),
+            models.UniqueConstraint(fields=["fee_for", "fee_key"], condition=Q(fee_for__isnull=False),
+                                    name="invoice_one_fee_per_charge"),
             models.CheckConstraint(condition=Q(total__gte=0), name="invoice_total_not_negative"),
             models.CheckConstraint(condition=Q(amount_paid__gte=0), name="invoice_paid_not_negative"),
             models.CheckConstraint(condition=Q(amount_paid__lte=F("total")), name="invoice_no_overpayment"),
@@ -339,6 +348,24 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} {self.invoice.currency} · {self.invoice.number}"
+
+
+class BaseRate(models.Model):
+    """The base rate (Basiszinssatz, § 247 BGB) from a day on: default interest is this plus 5 or 9
+    points (invoices.interest). The Bundesbank publishes it for 1 January and 1 July; the owner adds
+    a row when it changes."""
+
+    valid_from = models.DateField(_("valid from"), unique=True)
+    rate = models.DecimalField(_("base rate (%)"), max_digits=5, decimal_places=2,
+                               validators=[MinValueValidator(Decimal("-10")), MaxValueValidator(Decimal("20"))])
+
+    class Meta:
+        verbose_name = _("base interest rate")
+        verbose_name_plural = _("base interest rates")
+        ordering = ["-valid_from"]
+
+    def __str__(self) -> str:
+        return f"{self.rate} % ({self.valid_from})"
 
 
 class Interval(models.TextChoices):

@@ -20,19 +20,21 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet
-from django.utils import formats, timezone
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from core.dates import business_today
 from core.errors import DomainError, as_domain_error, validate
+from core.money import format_money
 from business import services as business
 from business.validators import EU_COUNTRIES, compact
-from core.money import format_money
 from core.validators import reject_null_characters
 
 from . import signals
+from .interest import FLAT_FEE, interest_periods
 from .validators import validate_business_date
 from .models import (
+    BaseRate,
     Contact,
     CreditNoteSequence,
     InvoiceKind,
@@ -510,6 +512,85 @@ def _issue_credit_note(original: Invoice, *, by, now: dt.datetime) -> Invoice:
         for item in original.items.order_by("position", "pk")
     ])
     return credit_note
+
+
+# --- Reminder fees and default interest (dunning) ---------------------------------------------
+
+
+def charge_reminder_fee(*, invoice: Invoice, amount: Decimal | str, key: str, by=None,
+                        now: dt.datetime | None = None) -> Invoice:
+    """A reminder fee for an overdue invoice, as an invoice of its own (sent at once; the overdue
+    invoice is never changed). Once per `key` (e.g. the reminder level): charging the same key
+    again returns the fee invoice made the first time."""
+    amount = to_money(amount)
+    with translation.override(invoice.contact.language):
+        line = {"description": _("Reminder fee for invoice %(number)s") % {"number": invoice.number},
+                "quantity": "1", "unit_price": amount, "tax_rate": "0"}
+    return _fee_invoice(invoice, key=f"fee:{key}", items=[line], by=by, now=now)
+
+
+def charge_default_interest(*, invoice: Invoice, key: str, until: dt.date | None = None, by=None,
+                            now: dt.datetime | None = None) -> Invoice | None:
+    """Default interest (§ 288 BGB, invoices.interest) on an overdue invoice up to `until` (today),
+    from the day after the due date or after the last interest already charged; for a business
+    customer the flat 40 EUR once per invoice (EUR invoices). An invoice of its own, sent at once;
+    once per `key`. None when nothing is owed (paid meanwhile, no days yet)."""
+    until = until or business_today(now)
+    contact = invoice.contact
+    charged = (Invoice.objects.filter(fee_for=invoice, fee_key__startswith="interest:")
+               .exclude(fee_key=f"interest:{key}").order_by("-service_end").values_list("service_end", flat=True).first())
+    start = max(invoice.due_date + dt.timedelta(days=1), (charged or dt.date.min) + dt.timedelta(days=1))
+    periods = interest_periods(
+        total=invoice.total, payments=list(invoice.payments.values_list("date", "amount")), start=start, end=until,
+        base_rates=list(BaseRate.objects.values_list("valid_from", "rate")), business=contact.is_business,
+    )
+    flat_fee = (contact.is_business and invoice.currency == "EUR"
+                and not Invoice.objects.filter(fee_for=invoice, fee_key__startswith="interest:")
+                .exclude(fee_key=f"interest:{key}").filter(items__description__startswith=FLAT_FEE_MARK).exists())
+    lines = []
+    with translation.override(contact.language):
+        for period in periods:
+            if period.amount <= 0:
+                continue
+            lines.append({"description": _(
+                "Default interest on invoice %(number)s: %(rate)s %% a year on %(balance)s from %(start)s to %(end)s "
+                "(%(days)d days)") % {
+                    "number": invoice.number, "rate": formats.number_format(period.rate, 2),
+                    "balance": format_money(period.balance, invoice.currency),
+                    "start": formats.date_format(period.start, "SHORT_DATE_FORMAT"),
+                    "end": formats.date_format(period.end, "SHORT_DATE_FORMAT"), "days": period.days},
+                "quantity": "1", "unit_price": period.amount, "tax_rate": "0"})
+        if flat_fee and lines:
+            lines.append({"description": f"{FLAT_FEE_MARK} " + _("Flat-rate default charge (§ 288 (5) BGB)"),
+                          "quantity": "1", "unit_price": FLAT_FEE, "tax_rate": "0"})
+    if not lines:
+        return None
+    return _fee_invoice(invoice, key=f"interest:{key}", items=lines, by=by, now=now,
+                        period=(periods[0].start, periods[-1].end))
+
+
+# Marks the flat-rate line, so it is charged once per invoice whatever its text in either language.
+FLAT_FEE_MARK = "§ 288 (5)"
+
+
+def _fee_invoice(invoice: Invoice, *, key: str, items: list[dict[str, Any]], by, now: dt.datetime | None,
+                 period: tuple[dt.date, dt.date] | None = None) -> Invoice:
+    existing = Invoice.objects.filter(fee_for=invoice, fee_key=key).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            fee = create_invoice(
+                contact=invoice.contact, items=items, currency=invoice.currency, by=by, now=now,
+                tax_treatment=TaxTreatment.STANDARD if invoice.tax_treatment == TaxTreatment.STANDARD else invoice.tax_treatment,
+                service_date=period[0] if period else None, service_end=period[1] if period else None,
+            )
+            Invoice.objects.filter(pk=fee.pk).update(fee_for=invoice, fee_key=key)
+            fee.fee_for, fee.fee_key = invoice, key
+            send_invoice(invoice=fee, by=by, now=now)
+    except IntegrityError:  # charged by another worker at this moment: theirs is the one
+        return Invoice.objects.get(fee_for=invoice, fee_key=key)
+    return fee
 
 
 @dataclass(frozen=True)
