@@ -51,6 +51,11 @@ class Contact(models.Model):
     is_business = models.BooleanField(
         _("business customer"), default=False,
         help_text=_("A company rather than a consumer: gets the e-invoice, and reverse charge in other EU countries."))
+    # Mahnstopp: no payment reminders while paused (until the day given, or until resumed).
+    reminders_paused = models.BooleanField(_("reminders paused"), default=False)
+    reminders_paused_until = models.DateField(_("reminders paused until"), null=True, blank=True)
+    reminders_pause_reason = models.CharField(_("why reminders are paused"), max_length=300, blank=True,
+                                              validators=[validate_no_line_breaks])
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -70,6 +75,9 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.company})" if self.company else self.name
+
+    def reminders_paused_on(self, day: dt.date) -> bool:
+        return self.reminders_paused and (self.reminders_paused_until is None or self.reminders_paused_until >= day)
 
     @property
     def has_address(self) -> bool:
@@ -148,6 +156,12 @@ class Invoice(models.Model):
         verbose_name=_("fees for"),
     )
     fee_key = models.CharField(_("charge"), max_length=100, blank=True, editable=False)
+    # Mahnstopp: no payment reminders while paused (until the day given, or until resumed).
+    reminders_paused = models.BooleanField(_("reminders paused"), default=False)
+    reminders_paused_until = models.DateField(_("reminders paused until"), null=True, blank=True)
+    reminders_pause_reason = models.CharField(_("why reminders are paused"), max_length=300, blank=True,
+                                              validators=[validate_no_line_breaks])
+
     # A credit note's invoice (PROTECT: an invoice with a credit note can never be deleted).
     credit_for = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="credit_note",
@@ -246,6 +260,11 @@ class Invoice(models.Model):
             raise ValidationError({"service_date": _("A service period needs its first day too.")})
         if self.service_end and self.service_date and self.service_end < self.service_date:
             raise ValidationError({"service_end": _("The service period cannot end before it starts.")})
+
+    def reminders_paused_on(self, day: dt.date) -> bool:
+        """Paused itself, or its contact is (a pause ends after its until-day)."""
+        own = self.reminders_paused and (self.reminders_paused_until is None or self.reminders_paused_until >= day)
+        return own or self.contact.reminders_paused_on(day)
 
     @property
     def is_credit_note(self) -> bool:

@@ -514,6 +514,50 @@ def _issue_credit_note(original: Invoice, *, by, now: dt.datetime) -> Invoice:
     return credit_note
 
 
+# --- Pausing reminders (Mahnstopp) --------------------------------------------------------------
+
+
+def pause_reminders(*, target: Contact | Invoice, reason: str, until: dt.date | None = None, by=None,
+                    now: dt.datetime | None = None) -> Contact | Invoice:
+    """No payment reminders for this invoice (or any invoice of this contact) until `until` (that
+    day included) or until resumed. The reason is shown wherever a reminder is skipped for it."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise DomainError(_("Say why the reminders are paused (e.g. “customer disputes the amount”)."), field="reason")
+    if until is not None:
+        check_date(until, field="until")
+        if until < business_today(now):
+            raise DomainError(_("The pause cannot end in the past."), field="until")
+    model = type(target)
+    with transaction.atomic():
+        locked = model.objects.select_for_update().get(pk=target.pk)
+        locked.reminders_paused, locked.reminders_paused_until, locked.reminders_pause_reason = True, until, reason
+        validate(locked, exclude=[f.name for f in model._meta.concrete_fields
+                                  if f.name not in ("reminders_pause_reason", "reminders_paused_until")])
+        model.objects.filter(pk=target.pk).update(reminders_paused=True, reminders_paused_until=until,
+                                                 reminders_pause_reason=reason)
+    target.reminders_paused, target.reminders_paused_until, target.reminders_pause_reason = True, until, reason
+    return target
+
+
+def resume_reminders(*, target: Contact | Invoice, by=None) -> Contact | Invoice:
+    type(target).objects.filter(pk=target.pk).update(reminders_paused=False, reminders_paused_until=None,
+                                                     reminders_pause_reason="")
+    target.reminders_paused, target.reminders_paused_until, target.reminders_pause_reason = False, None, ""
+    return target
+
+
+def reminder_pause_reason(invoice: Invoice, *, today: dt.date) -> str:
+    """Why no reminder goes out for this invoice today ("" when none is paused)."""
+    for paused, label in ((invoice, _("reminders for this invoice are paused")),
+                          (invoice.contact, _("reminders for this contact are paused"))):
+        if paused.reminders_paused and (paused.reminders_paused_until is None or paused.reminders_paused_until >= today):
+            until = (_(" until %(date)s") % {"date": formats.date_format(paused.reminders_paused_until, "SHORT_DATE_FORMAT")}
+                     if paused.reminders_paused_until else "")
+            return f"{label}{until}: {paused.reminders_pause_reason}"
+    return ""
+
+
 # --- Reminder fees and default interest (dunning) ---------------------------------------------
 
 
