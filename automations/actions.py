@@ -19,6 +19,8 @@ from django.utils.translation import gettext_lazy as _
 from core.dates import business_today
 from core.errors import DomainError
 from core.fields import model_field
+from core.money import format_money
+from invoices import services as invoice_services
 from invoices.public import public_url
 from tasks.models import Task
 from tasks import services as task_services
@@ -26,7 +28,7 @@ from workflows import services as workflow_services
 
 from . import placeholders
 from .errors import ActionError, ActionSkipped
-from .mailer import send_for_run
+from .mailer import email_texts, send_for_run
 from .models import SETTINGS_FIELDS, RunAction, RunActionStatus
 from .models import Action as ActionRow
 
@@ -68,7 +70,7 @@ MAX_DUE_IN_DAYS = 3650
 
 
 def _is_empty(value: Any) -> bool:
-    return value is None or value == ""
+    return value is None or value == "" or value is False
 
 
 def _value(action: ActionRow, name: str) -> Any:
@@ -84,6 +86,8 @@ class Action:
     required: tuple[str, ...] = ()
     # Fields that end up in a single-line place (an email header, a list) and so cannot hold a line break.
     single_line: tuple[str, ...] = ()
+    # Only in a reminder schedule's steps (it needs the overdue invoice and the step).
+    schedule_only: bool = False
 
     @classmethod
     def clean_settings(cls, action: ActionRow) -> None:
@@ -169,20 +173,24 @@ class ActionBatch:
 class SendEmail(Action):
     kind = "send_email"
     label = _("Send email to customer")
-    fields = ("subject", "body", "sender_name", "reply_to")
+    fields = ("subject", "body", "subject_de", "body_de", "sender_name", "reply_to", "digest")
     required = ("subject", "body")
-    single_line = ("subject", "sender_name", "reply_to")
+    single_line = ("subject", "subject_de", "sender_name", "reply_to")
 
     @classmethod
     def execute(cls, *, run, action: ActionRow, result, now) -> None:
         send_for_run(run=run, action=action, result=result,
-                     context=run_context(run, now=now, texts=(action.subject, action.body, action.sender_name)))
+                     context=run_context(run, now=now, texts=(*email_texts(action, run.contact.language), action.sender_name)))
 
     @classmethod
     def clean_kind_settings(cls, action: ActionRow, add) -> None:
         # The sender's name is filled in like the subject ("{{ business.name }} Billing"), so it
         # takes the same placeholders and refuses any other template syntax.
-        _check_placeholders(action, add, ("subject", "body", "sender_name"))
+        _check_placeholders(action, add, ("subject", "body", "subject_de", "body_de", "sender_name"))
+        if bool(action.subject_de) != bool(action.body_de):
+            add("subject_de" if not action.subject_de else "body_de", ValidationError(
+                _("Give the German email both a subject and a text, or leave both empty."), code="half_german"))
+
         if action.reply_to and "\n" not in action.reply_to and "\r" not in action.reply_to:
             try:
                 validate_email(action.reply_to)
@@ -285,4 +293,57 @@ class MoveCard(Action):
         batch.record(result, **cls._moved(cls._place(run=run, action=action)))
 
 
-ACTIONS: dict[str, type[Action]] = {cls.kind: cls for cls in (SendEmail, CreateTask, MoveCard)}
+def _fee_key(run) -> str:
+    """One charge per automation, reminder step and repetition of an invoice: a retry, or a second
+    worker, finds the fee invoice made the first time (invoices.services: unique per key)."""
+    event = run.event
+    return f"automation-{run.automation_id}:step-{event.reminder_step_id}:{event.repeat}"
+
+
+class _Charge(Action):
+    """A reminder schedule's charge: an invoice of its own for the overdue invoice, sent at once."""
+
+    schedule_only = True
+
+    @classmethod
+    def execute(cls, *, run, action: ActionRow, result, now) -> None:
+        with transaction.atomic():
+            if RunAction.objects.select_for_update().get(pk=result.pk).status == RunActionStatus.SUCCEEDED:
+                return
+            invoice = run.event.invoice
+            try:
+                fee_invoice = cls.charge(invoice=invoice, action=action, key=_fee_key(run), now=now)
+            except DomainError as exc:
+                raise ActionError(exc.message, permanent=True) from None
+            if fee_invoice is None:
+                raise ActionSkipped(str(_("no default interest is owed")))
+            _record(result, fee_invoice=fee_invoice, detail=_("Invoice %(number)s for %(amount)s") % {
+                "number": fee_invoice.number, "amount": format_money(fee_invoice.total, fee_invoice.currency)})
+
+    @classmethod
+    def charge(cls, *, invoice, action: ActionRow, key: str, now):
+        raise NotImplementedError
+
+
+class ChargeFee(_Charge):
+    kind = "charge_fee"
+    label = _("Charge a reminder fee")
+    fields = ("fee",)
+    required = ("fee",)
+
+    @classmethod
+    def charge(cls, *, invoice, action: ActionRow, key: str, now):
+        assert action.fee is not None, "a charge_fee action without its fee"  # required for this kind
+        return invoice_services.charge_reminder_fee(invoice=invoice, amount=action.fee, key=key, now=now)
+
+
+class ChargeInterest(_Charge):
+    kind = "charge_interest"
+    label = _("Charge default interest (§ 288 BGB)")
+
+    @classmethod
+    def charge(cls, *, invoice, action: ActionRow, key: str, now):
+        return invoice_services.charge_default_interest(invoice=invoice, key=key, now=now)
+
+
+ACTIONS: dict[str, type[Action]] = {cls.kind: cls for cls in (SendEmail, CreateTask, MoveCard, ChargeFee, ChargeInterest)}

@@ -36,8 +36,12 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from business.calendar import SendingWindow
+from business.services import get_profile
+from invoices import services as invoice_services
 from invoices.models import InvoiceStatus, RecurringStatus
 
+from . import conditions
 from .actions import ACTIONS, ActionBatch
 from .errors import ActionError, ActionSkipped
 from .models import (
@@ -156,20 +160,23 @@ def claim_events(*, batch_size: int = BATCH_SIZE, now: dt.datetime | None = None
             cursor.execute(
                 f"UPDATE {table} SET dispatched_at = %s WHERE dispatched_at IS NULL AND id IN ("
                 f"  SELECT id FROM {table} WHERE dispatched_at IS NULL ORDER BY id LIMIT %s{skip_locked}"
-                f") RETURNING id, kind, contact_id",
+                f") RETURNING id, kind, contact_id, automation_id",
                 [connection.ops.adapt_datetimefield_value(now), batch_size],
             )
             claimed = cursor.fetchall()
         if not claimed:
             return [], False
-        kinds = {kind for _, kind, _ in claimed}
+        kinds = {kind for _, kind, _, _ in claimed}
         automations: dict[str, list[int]] = {}
         for automation_id, trigger in Automation.objects.filter(trigger__in=kinds, is_active=True).values_list("id", "trigger"):
             automations.setdefault(trigger, []).append(automation_id)
+        # A reminder step's event is for its own automation only (if it is still on); any other
+        # event for every active automation of its trigger.
         runs = [
             Run(automation_id=automation_id, event_id=event_id, contact_id=contact_id)
-            for event_id, kind, contact_id in claimed
-            for automation_id in automations.get(kind, [])
+            for event_id, kind, contact_id, target in claimed
+            for automation_id in ([target] if target and target in automations.get(kind, []) else
+                                  [] if target else automations.get(kind, []))
         ]
         Run.objects.bulk_create(runs, ignore_conflicts=True, batch_size=500)
         run_ids = list(
@@ -225,7 +232,7 @@ def _retry_later(run: Run, error: str, *, now: dt.datetime) -> None:
     Run.objects.filter(pk=run.pk).update(error=error, locked_until=None, next_attempt_at=now + backoff(run.attempts))
 
 
-def trigger_no_longer_holds(event: Event) -> str:
+def trigger_no_longer_holds(event: Event, automation: Automation | None = None, *, now: dt.datetime | None = None) -> str:
     """Why the event's trigger is no longer true at execution time ("" if it still is)."""
     invoice = event.invoice
     if event.kind == Trigger.INVOICE_OVERDUE and invoice is not None and invoice.status != InvoiceStatus.OVERDUE:
@@ -234,11 +241,53 @@ def trigger_no_longer_holds(event: Event) -> str:
         if invoice.status == InvoiceStatus.VOID:
             return _("invoice voided")
         return _("invoice is no longer overdue")
+    if event.kind == Trigger.INVOICE_DUE and invoice is not None:
+        return _reminder_no_longer_due(event, invoice, automation, now=now or timezone.now())
     if event.kind in (Trigger.INVOICE_SENT, Trigger.INVOICE_PAID) and invoice is not None and invoice.status == InvoiceStatus.VOID:
         return _("invoice voided")
     if event.kind == Trigger.RECURRING_STARTED and event.recurring is not None and event.recurring.status == RecurringStatus.CANCELED:
         return _("recurring payment already canceled")
     return ""
+
+
+def _reminder_no_longer_due(event: Event, invoice, automation: Automation | None, *, now: dt.datetime) -> str:
+    """A reminder step is sent only while it still applies: the invoice unpaid, its due date the
+    one the step was for, no pause, the schedule's conditions true (checked again at sending time,
+    which may be long after the scan: a payment or a pause meanwhile stops it)."""
+    if invoice.status == InvoiceStatus.PAID:
+        return _("invoice already paid")
+    if invoice.status == InvoiceStatus.VOID:
+        return _("invoice voided")
+    if invoice.status not in (InvoiceStatus.SENT, InvoiceStatus.OVERDUE):
+        return _("invoice is not open")
+    if event.key and not event.key.startswith(f"due:{event.automation_id}:{invoice.pk}:{invoice.due_date.isoformat()}:"):
+        return _("the due date has changed since")
+    today = timezone.localdate(now)
+    paused = invoice_services.reminder_pause_reason(invoice, today=today)
+    if paused:
+        return paused
+    if automation is not None:
+        failing = conditions.failing(invoice, automation.conditions, today=today)
+        if failing:
+            return _("a condition no longer holds: %(conditions)s") % {"conditions": _(" and ").join(failing)}
+    return ""
+
+
+def hold_outside_sending_hours(run: Run, actions: list[Action], now: dt.datetime) -> dt.datetime | None:
+    """A reminder with an email to the customer goes out only in the business's sending hours on a
+    business day (business.calendar). Outside them the run is held, not attempted: it waits, lease
+    given back and attempt not counted, until the window opens (the sweeper then hands it out, in
+    order). Returns when it will go, or None when it may go now."""
+    if run.event.kind != Trigger.INVOICE_DUE or not any(action.kind == "send_email" for action in actions):
+        return None
+    window = SendingWindow.of(get_profile())
+    if window.is_open(now):
+        return None
+    opens = window.next_open(now)
+    Run.objects.filter(pk=run.pk).update(locked_until=None, next_attempt_at=opens, attempts=F("attempts") - 1,
+                                         reason=_("held until the sending hours: %(when)s") % {
+                                             "when": timezone.localtime(opens).strftime("%Y-%m-%d %H:%M")})
+    return opens
 
 
 def pass_gate(run: Run, automation: Automation, event: Event) -> bool:
@@ -301,22 +350,25 @@ def _execute_claimed_batch(claimed: list[int], *, now: dt.datetime, deadline: fl
     runs = Run.objects.select_related(
         "automation", "event", "event__invoice", "event__invoice__recurring", "event__recurring", "contact"
     ).in_bulk(claimed)
-    actions: dict[int, list[Action]] = {}
+    # The actions of each run: its automation's, or for a reminder step's run, that step's.
+    by_owner: dict[tuple[int, int | None], list[Action]] = {}
     for action in Action.objects.filter(automation_id__in={run.automation_id for run in runs.values()}).select_related(
         "step", "assignee"
     ).order_by("automation_id", "position", "pk"):
-        actions.setdefault(action.automation_id, []).append(action)
+        by_owner.setdefault((action.automation_id, action.reminder_step_id), []).append(action)
+    actions: dict[int, list[Action]] = {
+        run.pk: by_owner.get((run.automation_id, run.event.reminder_step_id), []) for run in runs.values()}
     RunAction.objects.bulk_create(
         [
             RunAction(run_id=run.pk, action=action, position=action.position, kind=action.kind,
                       idempotency_key=f"run-{run.pk}-action-{action.position}")
-            for run in runs.values() for action in actions.get(run.automation_id, [])
+            for run in runs.values() for action in actions[run.pk]
         ],
         ignore_conflicts=True,
     )
     # Runs whose actions only write to this database go first, all in one transaction; the others
     # (emails) one by one. An automation's runs stay in id order either way (frequency limits).
-    together = [run_id for run_id in claimed if _batchable(runs[run_id], actions.get(runs[run_id].automation_id, []))]
+    together = [run_id for run_id in claimed if _batchable(runs[run_id], actions[run_id])]
     statuses = _execute_together([runs[run_id] for run_id in together], actions, now) if len(together) > 1 else None
     if statuses is None:
         statuses = {}
@@ -332,7 +384,7 @@ def _execute_claimed_batch(claimed: list[int], *, now: dt.datetime, deadline: fl
             enqueue_runs(rest)
             break
         run = runs[run_id]
-        statuses[run_id] = _execute_claimed(run, actions.get(run.automation_id, []), results.get(run_id, {}), now)
+        statuses[run_id] = _execute_claimed(run, actions[run_id], results.get(run_id, {}), now)
     return statuses
 
 
@@ -340,13 +392,13 @@ def _batchable(run: Run, actions: list[Action]) -> bool:
     return run.attempts <= MAX_ATTEMPTS and all(ACTIONS[action.kind].batchable for action in actions)
 
 
-def _why_skip(run: Run) -> str:
+def _why_skip(run: Run, now: dt.datetime | None = None) -> str:
     """Why the run is skipped before its actions ("" if it goes on): the re-checks at execution
     time, then the frequency limit (which, when passed, records this run in its gate)."""
     automation, event = run.automation, run.event
     if not automation.is_active:
         return _("automation switched off")
-    reason = trigger_no_longer_holds(event)
+    reason = trigger_no_longer_holds(event, automation, now=now)
     if reason:
         return reason
     if not pass_gate(run, automation, event):
@@ -374,13 +426,13 @@ def _execute_together(runs: list[Run], actions: dict[int, list[Action]], now: dt
                 results.setdefault(row.run_id, {})[row.position] = row
             batch = ActionBatch(now=now)
             for run in runs:
-                reason = _why_skip(run)
+                reason = _why_skip(run, now)
                 if reason:
                     outcomes.setdefault((RunStatus.SKIPPED, reason[:300]), []).append(run.pk)
                     continue
                 skipped: list[str] = []
                 done = 0
-                for action in actions.get(run.automation_id, []):
+                for action in actions[run.pk]:
                     result = results.get(run.pk, {}).get(action.position)
                     if result is None:  # the action was added after the batch was read
                         raise _StartAlone
@@ -412,10 +464,12 @@ def _execute_claimed(run: Run, actions: list[Action], results: dict[int, RunActi
         _finish(run, RunStatus.FAILED, now=now, error=run.error or _(
             "Gave up after %(n)d attempts: the run stopped its worker each time.") % {"n": run.attempts - 1})
         return run.status
-    reason = _why_skip(run)
+    reason = _why_skip(run, now)
     if reason:
         _finish(run, RunStatus.SKIPPED, reason=reason, now=now)
         return run.status
+    if hold_outside_sending_hours(run, actions, now) is not None:
+        return RunStatus.PENDING
 
     if any(action.kind == "send_email" for action in actions):
         # An email must commit `sending` before it is handed over: each step commits on its own.

@@ -23,7 +23,8 @@ from workflows.models import Step, Workflow
 
 from . import services
 from .models import SETTINGS_FIELDS, Action, ActionKind, Automation
-from .triggers import FREQUENCY_HELP, Frequency, Trigger
+from .actions import ACTIONS
+from .triggers import FREQUENCY_HELP, SCHEDULE_TRIGGERS, Frequency, Trigger
 
 
 class AutomationAdminForm(forms.ModelForm):
@@ -99,7 +100,13 @@ KIND_ICONS: dict[str, str] = {
     ActionKind.SEND_EMAIL: "bi-envelope",
     ActionKind.CREATE_TASK: "bi-check2-square",
     ActionKind.MOVE_CARD: "bi-kanban",
+    ActionKind.CHARGE_FEE: "bi-cash-coin",
+    ActionKind.CHARGE_INTEREST: "bi-percent",
 }
+# What the builder offers for an automation that runs its actions once (the charges belong to the
+# steps of reminder schedules).
+PLAIN_KINDS = [(kind, label) for kind, label in ActionKind.choices if not ACTIONS[kind].schedule_only]
+PLAIN_TRIGGERS = [(value, label) for value, label in Trigger.choices if value not in SCHEDULE_TRIGGERS]
 
 
 class NameForm(forms.Form):
@@ -120,7 +127,7 @@ class NameForm(forms.Form):
 
 class TriggerForm(forms.Form):
     trigger = forms.ChoiceField(
-        label=_("Trigger"), choices=Trigger.choices, widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+        label=_("Trigger"), choices=PLAIN_TRIGGERS, widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
         error_messages={"required": _("Choose the trigger that starts this automation.")},
     )
 
@@ -169,7 +176,7 @@ class AssigneeChoiceField(forms.ModelChoiceField):
 class ActionForm(forms.Form):
     """One action of the builder. Only the fields of its `kind` are shown and used."""
 
-    kind = forms.ChoiceField(choices=ActionKind.choices, widget=forms.HiddenInput)
+    kind = forms.ChoiceField(choices=PLAIN_KINDS, widget=forms.HiddenInput)
     # Send email to customer
     subject = forms.CharField(label=_("Subject"), required=False, max_length=300)
     body = forms.CharField(label=_("Message"), required=False, max_length=20_000,

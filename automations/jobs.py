@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from invoices import services as invoice_services
 
-from . import dispatch
+from . import dispatch, reminders
 from .models import Event, Run, RunStatus
 
 log = logging.getLogger(__name__)
@@ -26,10 +26,12 @@ EXECUTE_CHUNK = 100
 
 
 def scan_overdue(*, now: dt.datetime | None = None) -> int:
-    """Mark every sent invoice past its due date as overdue (set-based); returns how many."""
+    """Mark every sent invoice past its due date as overdue (set-based), then fire the reminder
+    schedules' steps that are due (automations.reminders); returns how many invoices were marked."""
     marked = invoice_services.mark_overdue(now=now)
     if marked:
         log.info("Overdue scan: %d invoice(s) marked overdue", marked)
+    reminders.scan(now=now)
     return marked
 
 

@@ -9,6 +9,7 @@ and does not send again; a person decides (the run's Retry button).
 from __future__ import annotations
 
 import smtplib
+from typing import Any
 import socket
 from email.utils import formataddr, make_msgid
 
@@ -69,12 +70,21 @@ def idempotency_headers(key: str) -> dict[str, str]:
     return {header: key} if header else {}
 
 
+def email_texts(action: Any, language: str) -> tuple[str, str]:
+    """(subject, body) in the contact's language: the German text for a German contact when the
+    action has one, else the English (default) text."""
+    if language == "de" and action.subject_de and action.body_de:
+        return action.subject_de, action.body_de
+    return action.subject, action.body
+
+
 def build_message(*, action, contact, context: dict[str, str], language: str, run_id: int | None, key: str, to: str,
                   message_id: str | None = None) -> EmailMultiAlternatives:
+    subject_text, body_text = email_texts(action, language)
     with translation.override(language):
-        subject = placeholders.single_line(placeholders.render_text(action.subject, context))
-        text = placeholders.render_text(action.body, context)
-        html = placeholders.render_html(action.body, context)
+        subject = placeholders.single_line(placeholders.render_text(subject_text, context))
+        text = placeholders.render_text(body_text, context)
+        html = placeholders.render_html(body_text, context)
         # Filled in like the subject, and one line like it (a value never brings a line break into
         # the From header); formataddr quotes or encodes what a header needs. Empty after filling
         # in (say, "{{ contact.company }}" of a contact without one): the business name.

@@ -7,11 +7,12 @@ its actions did. The dispatching engine lives in `automations.services` / `autom
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
 from django.conf import settings
-from django.core.validators import MaxLengthValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.module_loading import import_string
@@ -24,11 +25,15 @@ class ActionKind(models.TextChoices):
     SEND_EMAIL = "send_email", _("Send email to customer")
     CREATE_TASK = "create_task", _("Create a task")
     MOVE_CARD = "move_card", _("Move card on workflow")
+    # Reminder schedules only: a fee or default interest, charged as an invoice of its own.
+    CHARGE_FEE = "charge_fee", _("Charge a reminder fee")
+    CHARGE_INTEREST = "charge_interest", _("Charge default interest (§ 288 BGB)")
 
 
 # Every settings field of the Action row, whichever kind uses it (each kind says which it uses).
 SETTINGS_FIELDS: tuple[str, ...] = (
-    "subject", "body", "sender_name", "reply_to", "title", "description", "due_in_days", "assignee", "step",
+    "subject", "body", "subject_de", "body_de", "sender_name", "reply_to", "digest", "title", "description",
+    "due_in_days", "assignee", "step", "fee",
 )
 
 
@@ -49,6 +54,10 @@ class Automation(models.Model):
         _("limit frequency"), max_length=30, choices=Frequency.choices, default=Frequency.UNLIMITED
     )
     is_active = models.BooleanField(_("active"), default=False)
+    # Reminder schedules: which invoices they are for (automations.conditions), and whether invoices
+    # already due before this day are left out (switched on for "new invoices only").
+    conditions = models.JSONField(_("conditions"), default=list, blank=True)
+    schedule_from = models.DateField(_("for invoices due from"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     created_by = models.ForeignKey(
@@ -79,9 +88,19 @@ class Action(models.Model):
     automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="actions", verbose_name=_("automation"))
     position = models.PositiveIntegerField(_("position"), default=0)
     kind = models.CharField(_("action"), max_length=20, choices=ActionKind.choices)
-    # send_email
+    # A reminder schedule's actions belong to one of its steps; other automations' to none.
+    reminder_step = models.ForeignKey(
+        "ReminderStep", on_delete=models.CASCADE, null=True, blank=True, related_name="actions",
+        verbose_name=_("reminder step"),
+    )
+    # send_email: the English text (also for contacts of any other language) and the German one
+    # (for contacts whose language is German; the English one when it is empty).
     subject = models.CharField(_("subject"), max_length=300, blank=True)
     body = models.TextField(_("body"), blank=True, max_length=20_000, validators=[MaxLengthValidator(20_000)])
+    subject_de = models.CharField(_("subject (German)"), max_length=300, blank=True)
+    body_de = models.TextField(_("body (German)"), blank=True, max_length=20_000, validators=[MaxLengthValidator(20_000)])
+    # One email per customer listing all their invoices at this reminder step, instead of one each.
+    digest = models.BooleanField(_("one email per customer"), default=False)
     sender_name = models.CharField(_("sender name"), max_length=100, blank=True)
     reply_to = models.EmailField(_("reply-to"), blank=True)
     # create_task
@@ -99,6 +118,9 @@ class Action(models.Model):
         "workflows.Step", on_delete=models.PROTECT, null=True, blank=True, related_name="actions",
         verbose_name=_("workflow step"),
     )
+    # charge_fee
+    fee = models.DecimalField(_("fee"), max_digits=8, decimal_places=2, null=True, blank=True,
+                              validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("10000"))])
 
     class Meta:
         verbose_name = _("action")
@@ -115,6 +137,10 @@ class Action(models.Model):
                 condition=(Q(kind="move_card") & Q(step__isnull=False)) | (~Q(kind="move_card") & Q(step__isnull=True)),
                 name="action_step_only_for_move_card",
             ),
+            models.CheckConstraint(
+                condition=(Q(kind="charge_fee") & Q(fee__isnull=False)) | (~Q(kind="charge_fee") & Q(fee__isnull=True)),
+                name="action_fee_only_for_charge_fee",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -128,6 +154,56 @@ class Action(models.Model):
     def clean(self) -> None:
         if self.kind in ActionKind.values:  # an unknown kind is reported by the field's own validation
             action_class(self.kind).clean_settings(self)
+
+
+class ReminderStep(models.Model):
+    """One step (level, Mahnstufe) of a reminder schedule: its day relative to the due date (−3:
+    three days before, 0: on the day, 14: two weeks after) and its actions. Steps fire in order,
+    never one skipped: a step waits for the one before it, then for the days between them. The last
+    one may repeat every N days, at most K times, while the invoice is unpaid."""
+
+    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="reminder_steps",
+                                   verbose_name=_("automation"))
+    position = models.PositiveIntegerField(_("position"), default=0)
+    name = models.CharField(_("name"), max_length=100)
+    days = models.IntegerField(_("days from the due date"),
+                               validators=[MinValueValidator(-365), MaxValueValidator(3650)])
+    repeat_every_days = models.PositiveIntegerField(_("repeat every (days)"), null=True, blank=True,
+                                                    validators=[MinValueValidator(1), MaxValueValidator(365)])
+    repeat_times = models.PositiveIntegerField(_("repeat at most (times)"), null=True, blank=True,
+                                               validators=[MinValueValidator(1), MaxValueValidator(30)])
+
+    class Meta:
+        verbose_name = _("reminder step")
+        verbose_name_plural = _("reminder steps")
+        ordering = ["automation", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["automation", "position"], name="reminder_step_one_per_position"),
+            # "Repeat every N days, at most K times": both or neither.
+            models.CheckConstraint(condition=Q(repeat_every_days__isnull=True, repeat_times__isnull=True)
+                                   | Q(repeat_every_days__isnull=False, repeat_times__isnull=False),
+                                   name="reminder_step_repeat_complete"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ReminderState(models.Model):
+    """How far a reminder schedule has come for one invoice: the last step it fired (and how often
+    that step repeated), for the due date it was fired for. A changed due date starts it again.
+    The scan moves it on in the transaction that writes the step's event (automations.reminders)."""
+
+    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="+")
+    invoice = models.ForeignKey("invoices.Invoice", on_delete=models.CASCADE, related_name="+")
+    due_date = models.DateField()
+    position = models.PositiveIntegerField()
+    repeats = models.PositiveIntegerField(default=0)
+    fired_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("reminder progress")
+        constraints = [models.UniqueConstraint(fields=["automation", "invoice"], name="reminder_state_one_per_invoice")]
 
 
 class Event(models.Model):
@@ -151,6 +227,14 @@ class Event(models.Model):
         "invoices.Contact", on_delete=models.PROTECT, related_name="events", verbose_name=_("contact"),
         db_constraint=False, db_index=False,
     )
+    # A reminder step's event is for one automation and one of its steps (`repeat`: the how-manieth
+    # repetition of a repeating last step, 0 for its first time); other events for every automation
+    # of their trigger.
+    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+                                   db_index=False, verbose_name=_("automation"))
+    reminder_step = models.ForeignKey(ReminderStep, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                      db_index=False, verbose_name=_("reminder step"))
+    repeat = models.PositiveIntegerField(_("repetition"), default=0, db_default=0)
     # Makes an event that must happen once (an invoice overdue for a due date) unique: see the
     # constraint below.
     key = models.CharField(_("key"), max_length=100, null=True, blank=True)
@@ -270,6 +354,8 @@ class RunAction(models.Model):
     # another automation). `detail` keeps the step's name of that moment, for a step deleted since.
     step = models.ForeignKey("workflows.Step", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
                              verbose_name=_("moved to step"))
+    fee_invoice = models.ForeignKey("invoices.Invoice", on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="+", verbose_name=_("fee invoice"))
     email_to = models.EmailField(_("sent to"), blank=True)
     message_id = models.CharField(_("message id"), max_length=300, blank=True)
     email_status = models.CharField(_("delivery status"), max_length=30, blank=True, choices=DeliveryStatus.choices)

@@ -17,8 +17,10 @@ Only a file without problems is saved, in one transaction, through `create_autom
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -32,20 +34,31 @@ from core.errors import DomainError
 from workflows.models import Step, Workflow
 
 from . import services
-from .models import SETTINGS_FIELDS, Action, Automation
+from .models import SETTINGS_FIELDS, Action, Automation, ReminderStep
+from .triggers import SCHEDULE_TRIGGERS
 
-AUTOMATION_KEYS: tuple[str, ...] = ("name", "trigger", "frequency", "is_active", "actions")
-# `is_active` may be left out (the automation is imported switched off); the others may not.
-REQUIRED_KEYS: tuple[str, ...] = ("name", "trigger", "frequency", "actions")
+AUTOMATION_KEYS: tuple[str, ...] = ("name", "trigger", "frequency", "is_active", "actions", "conditions",
+                                    "schedule_from", "steps")
+# `is_active` may be left out (the automation is imported switched off); the others may not. A
+# reminder schedule (trigger invoice_due) has "steps" instead of "actions", and may have
+# "conditions" and "schedule_from" (invoices due from that day on; null: also those due before).
+REQUIRED_KEYS: tuple[str, ...] = ("name", "trigger", "frequency")
+PLAIN_KEYS = ("name", "trigger", "frequency", "is_active", "actions")
+SCHEDULE_KEYS = ("name", "trigger", "frequency", "is_active", "conditions", "schedule_from", "steps")
 # The keys of each action kind in the file, in the order the export writes them. A kind's settings
 # (automations.actions) map one to one, except the step, which travels as workflow + step names.
 ACTION_KEYS: dict[str, tuple[str, ...]] = {
-    "send_email": ("subject", "body", "sender_name", "reply_to"),
+    "send_email": ("subject", "body", "subject_de", "body_de", "sender_name", "reply_to", "digest"),
     "create_task": ("title", "description", "due_in_days", "assignee"),
     "move_card": ("workflow", "step"),
+    "charge_fee": ("fee",),
+    "charge_interest": (),
 }
 _ALL_ACTION_KEYS = {key for keys in ACTION_KEYS.values() for key in keys}
-_TEXT_KEYS = ("subject", "body", "sender_name", "reply_to", "title", "description")
+# Written only when set (the German text, the digest), so the format of existing automations stays
+# exactly as documented; read whenever present.
+_OPTIONAL_KEYS = {"subject_de", "body_de", "digest"}
+_TEXT_KEYS = ("subject", "body", "subject_de", "body_de", "sender_name", "reply_to", "title", "description")
 # The most automations one file may hold: far more than a business has, few enough that checking a
 # file stays quick (each automation may hold services.MAX_ACTIONS actions).
 MAX_AUTOMATIONS = 200
@@ -90,17 +103,29 @@ def export_automations(queryset: QuerySet[Automation] | None = None) -> list[dic
         queryset = Automation.objects.all()
     queryset = queryset.prefetch_related(Prefetch(
         "actions", queryset=Action.objects.select_related("assignee", "step__workflow").order_by("position", "pk"),
-    ))
-    return [
-        {
-            "name": automation.name,
-            "trigger": automation.trigger,
-            "frequency": automation.frequency,
-            "is_active": automation.is_active,
-            "actions": [_export_action(action) for action in automation.actions.all()],
-        }
-        for automation in queryset
+    ), Prefetch("reminder_steps", queryset=ReminderStep.objects.order_by("position")))
+    return [_export_automation(automation) for automation in queryset]
+
+
+def _export_automation(automation: Automation) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": automation.name, "trigger": automation.trigger, "frequency": automation.frequency,
+        "is_active": automation.is_active,
+    }
+    if automation.trigger not in SCHEDULE_TRIGGERS:
+        data["actions"] = [_export_action(action) for action in automation.actions.all()]
+        return data
+    data["conditions"] = automation.conditions
+    data["schedule_from"] = automation.schedule_from.isoformat() if automation.schedule_from else None
+    by_step: dict[int | None, list[Action]] = {}
+    for action in automation.actions.all():
+        by_step.setdefault(action.reminder_step_id, []).append(action)
+    data["steps"] = [
+        {"name": step.name, "days": step.days, "repeat_every_days": step.repeat_every_days,
+         "repeat_times": step.repeat_times, "actions": [_export_action(action) for action in by_step.get(step.pk, [])]}
+        for step in automation.reminder_steps.all()
     ]
+    return data
 
 
 def _export_action(action: Action) -> dict[str, Any]:
@@ -112,6 +137,11 @@ def _export_action(action: Action) -> dict[str, Any]:
             data[key] = action.step.workflow.name
         elif key == "step":
             data[key] = action.step.name
+        elif key == "fee":
+            data[key] = str(action.fee) if action.fee is not None else None
+        elif key in _OPTIONAL_KEYS:
+            if getattr(action, key):
+                data[key] = getattr(action, key)
         else:
             data[key] = getattr(action, key)
     return data
@@ -222,12 +252,14 @@ def _normalized_name(name: Any) -> str | None:
     return " ".join(name.split()) if isinstance(name, str) else None
 
 
-def _where(index: int, name: Any, action: int | None = None) -> str:
+def _where(index: int, name: Any, action: int | None = None, *, step: int | None = None) -> str:
     name = _normalized_name(name)
     if name:
         where = _('automation %(n)d ("%(name)s")') % {"n": index, "name": name}
     else:
         where = _("automation %(n)d") % {"n": index}
+    if step is not None:
+        where = _("%(automation)s, step %(n)d") % {"automation": where, "n": step}
     if action is not None:
         where = _("%(automation)s, action %(n)d") % {"automation": where, "n": action}
     return where
@@ -237,6 +269,18 @@ def _quoted(keys: Iterable[Any]) -> str:
     return ", ".join(f'"{key}"' for key in keys)
 
 
+def _all_actions(item: Any) -> list[Any]:
+    """The actions of an automation of the file, its steps' included (whatever their shape)."""
+    if not isinstance(item, Mapping):
+        return []
+    actions = list(item["actions"]) if isinstance(item.get("actions"), list) else []
+    steps = item.get("steps")
+    for step in steps if isinstance(steps, list) else ():
+        if isinstance(step, Mapping) and isinstance(step.get("actions"), list):
+            actions.extend(step["actions"])
+    return actions
+
+
 class _References:
     """The users and workflows the file names, each looked up once."""
 
@@ -244,8 +288,7 @@ class _References:
         usernames: set[str] = set()
         workflow_names: set[str] = set()
         for item in data:
-            actions = item.get("actions") if isinstance(item, Mapping) else None
-            for action in actions if isinstance(actions, list) else ():
+            for action in _all_actions(item):
                 if isinstance(action, Mapping):
                     if isinstance(action.get("assignee"), str):
                         usernames.add(action["assignee"])
@@ -274,8 +317,9 @@ def _check_automation(index: int, item: Any, references: _References,
     reported: set[str] = set()
     unknown = [key for key in item if key not in AUTOMATION_KEYS]
     if unknown:
+        keys = SCHEDULE_KEYS if item.get("trigger") in SCHEDULE_TRIGGERS else PLAIN_KEYS
         problems.append(_("%(where)s: unknown keys %(keys)s; an automation has %(allowed)s.") % {
-            "where": where, "keys": _quoted(unknown), "allowed": _quoted(AUTOMATION_KEYS)})
+            "where": where, "keys": _quoted(unknown), "allowed": _quoted(keys)})
     for key in REQUIRED_KEYS:
         if key not in item:
             problems.append(_('%(where)s: "%(key)s" is missing.') % {"where": where, "key": key})
@@ -291,26 +335,80 @@ def _check_automation(index: int, item: Any, references: _References,
         if field not in reported:
             problems.append(f"{where}: {services._describe(Automation, field, messages)}")
 
+    schedule = item.get("trigger") in SCHEDULE_TRIGGERS
+    fields: dict[str, Any] = {"name": name, "trigger": item.get("trigger"), "frequency": item.get("frequency"),
+                              "is_active": is_active}
+    if schedule:
+        if "actions" in item:
+            problems.append(_('%(where)s: a reminder schedule has "steps", each with its actions, not "actions".') % {
+                "where": where})
+        if "steps" not in item:
+            problems.append(_('%(where)s: "%(key)s" is missing.') % {"where": where, "key": "steps"})
+        fields["steps"] = _check_steps(index, name, item.get("steps"), references, problems) if "steps" in item else []
+        fields["conditions"] = item.get("conditions") or []
+        schedule_from = item.get("schedule_from")
+        if schedule_from is not None:
+            try:
+                fields["schedule_from"] = dt.date.fromisoformat(schedule_from) if isinstance(schedule_from, str) else None
+                if fields["schedule_from"] is None:
+                    raise ValueError
+            except ValueError:
+                problems.append(_('%(where)s: "schedule_from" must be a date (YYYY-MM-DD) or null.') % {"where": where})
+        else:
+            fields["schedule_from"] = None
+    else:
+        for key in ("steps", "conditions", "schedule_from"):
+            if item.get(key):
+                problems.append(_('%(where)s: "%(key)s" belongs to reminder schedules (trigger invoice_due) only.') % {
+                    "where": where, "key": key})
+        if "actions" not in item:
+            problems.append(_('%(where)s: "%(key)s" is missing.') % {"where": where, "key": "actions"})
+        fields["actions"] = _check_actions(index, name, item.get("actions"), references, problems, where=where) \
+            if "actions" in item else []
+    return PlannedAutomation(index=index, name=_normalized_name(name) or "", fields=fields)
+
+
+def _check_actions(index: int, name: Any, data: Any, references: _References, problems: list[str], *,
+                   where: str, step: int | None = None) -> list[dict[str, Any]]:
     actions: list[dict[str, Any]] = []
-    if "actions" in item:
-        data = item["actions"]
-        if not isinstance(data, list):
-            problems.append(f"{where}: {_('Give the actions as a list.')}")
-        elif not data:
-            problems.append(f"{where}: {_('An automation needs at least one action.')}")
-        elif len(data) > services.MAX_ACTIONS:
-            problems.append(f"{where}: {services.too_many_actions(len(data))}")
-            data = None  # not each of thousands of actions checked and reported
-        for position, action_data in enumerate(data if isinstance(data, list) else (), start=1):
-            action_where = _where(index, name, position)
-            action, action_problems = _check_action(action_data, references, position=position - 1)
-            problems.extend(f"{action_where}: {problem}" for problem in action_problems)
-            actions.append(action)
-    return PlannedAutomation(
-        index=index, name=_normalized_name(name) or "",
-        fields={"name": name, "trigger": item.get("trigger"), "frequency": item.get("frequency"),
-                "is_active": is_active, "actions": actions},
-    )
+    if not isinstance(data, list):
+        problems.append(f"{where}: {_('Give the actions as a list.')}")
+        return actions
+    if not data:
+        problems.append(f"{where}: {_('An automation needs at least one action.')}")
+    elif len(data) > services.MAX_ACTIONS:
+        problems.append(f"{where}: {services.too_many_actions(len(data))}")
+        return actions  # not each of thousands of actions checked and reported
+    for position, action_data in enumerate(data, start=1):
+        action_where = _where(index, name, position, step=step)
+        action, action_problems = _check_action(action_data, references, position=position - 1)
+        problems.extend(f"{action_where}: {problem}" for problem in action_problems)
+        actions.append(action)
+    return actions
+
+
+def _check_steps(index: int, name: Any, data: Any, references: _References,
+                 problems: list[str]) -> list[dict[str, Any]]:
+    """A reminder schedule's steps as automations.services takes them, their actions resolved, and
+    the problems of each step (the service's own rules: order, repeats, limits)."""
+    where = _where(index, name)
+    list_problems = services.check_steps_list(data)
+    if list_problems:
+        problems.extend(f"{where}: {problem}" for problem in list_problems)
+        return []
+    steps: list[dict[str, Any]] = []
+    previous = None
+    for number, step_data in enumerate(data, start=1):
+        step, step_problems = services.check_step(step_data, index=number - 1, count=len(data), previous=previous)
+        previous = step
+        problems.extend(f"{where}: {problem}" for problem in step_problems)
+        if not isinstance(step_data, Mapping):
+            continue
+        planned = {key: value for key, value in step_data.items() if key != "actions"}
+        planned["actions"] = _check_actions(index, name, step_data.get("actions"), references, problems,
+                                            where=_where(index, name, step=number), step=number)
+        steps.append(planned)
+    return steps
 
 
 def _check_action(data: Any, references: _References, *, position: int) -> tuple[dict[str, Any], list[str]]:
@@ -354,6 +452,19 @@ def _check_action(data: Any, references: _References, *, position: int) -> tuple
                     resolved[key] = value
             elif key == "assignee":
                 resolved[key] = _resolve_assignee(value, references, problem)
+            elif key == "digest":
+                if value is not None and not isinstance(value, bool):
+                    problem(key, _('"digest" must be true or false.'))
+                else:
+                    resolved[key] = bool(value)
+            elif key == "fee":
+                if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                    problem(key, _('"fee" must be an amount, for example "5.00".'))
+                else:
+                    try:
+                        resolved[key] = Decimal(str(value))
+                    except InvalidOperation:
+                        problem(key, _('"fee" must be an amount, for example "5.00".'))
         if kind == "move_card":
             resolved["step"] = _resolve_step(data.get("workflow"), data.get("step"), references, problem)
     # The action itself, checked by the services' rules: kind, required fields, placeholders, limits.

@@ -19,15 +19,19 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.dates import business_today
 from core.errors import DomainError, messages_by_field
 from core.fields import model_field
 from core.validators import reject_null_characters
 from workflows.models import Step
 
 from .actions import ACTIONS
-from . import dispatch
-from .models import SETTINGS_FIELDS, Action, ActionKind, Automation, Run, RunAction, RunActionStatus, RunStatus
-from .triggers import Frequency, Trigger
+from . import conditions, dispatch
+from .models import SETTINGS_FIELDS, Action, ActionKind, ReminderStep, Automation, Run, RunAction, RunActionStatus, RunStatus
+from .triggers import SCHEDULE_TRIGGERS, Frequency, Trigger
+
+# "Not given: keep it as it is" (update_automation), or "not given: the default" (create_automation).
+_KEEP: Any = object()
 
 # Strings that are one line are trimmed; texts (body, description) are kept as written.
 _TRIMMED = ("subject", "sender_name", "reply_to", "title")
@@ -128,7 +132,7 @@ def build_action(data: Mapping[str, Any], *, position: int = 0) -> tuple[Action,
     for name in SETTINGS_FIELDS:
         value = data.get(name)
         if value is None and not model_field(Action, name).null:
-            value = ""
+            value = model_field(Action, name).get_default()
         if name in _TRIMMED and isinstance(value, str):
             value = value.strip()
         try:
@@ -155,7 +159,7 @@ def build_action(data: Mapping[str, Any], *, position: int = 0) -> tuple[Action,
     return action, errors
 
 
-def _build_actions(actions: Any) -> tuple[list[Action], dict[int, dict[str, list[str]]], list[str]]:
+def _build_actions(actions: Any, *, schedule: bool = False) -> tuple[list[Action], dict[int, dict[str, list[str]]], list[str]]:
     if isinstance(actions, (str, bytes, Mapping)) or not isinstance(actions, Iterable):
         return [], {}, [_("Give the actions as a list.")]
     actions = list(actions)
@@ -164,12 +168,125 @@ def _build_actions(actions: Any) -> tuple[list[Action], dict[int, dict[str, list
     built, action_errors = [], {}
     for position, data in enumerate(actions):
         action, errors = build_action(data, position=position)
+        if not schedule and action.kind in ACTIONS and ACTIONS[action.kind].schedule_only:
+            errors.setdefault("kind", []).append(_("Only a reminder schedule's steps can charge fees or interest."))
+        if not schedule and action.digest:
+            errors.setdefault("digest", []).append(
+                _("Only a reminder schedule's emails can collect a customer's invoices in one email."))
         built.append(action)
         if errors:
             action_errors[position] = errors
     if not built:
         return [], {}, [_("An automation needs at least one action.")]
     return built, action_errors, []
+
+
+# The most steps a reminder schedule has (Invoice Ninja 3 + 1, Zoho up to 30, German practice 3).
+MAX_STEPS = 10
+STEP_KEYS = ("name", "days", "repeat_every_days", "repeat_times", "actions")
+
+
+def check_steps_list(steps: Any) -> list[str]:
+    """The problems of the steps list as a whole (not of each step)."""
+    if isinstance(steps, (str, bytes, Mapping)) or not isinstance(steps, Iterable):
+        return [_("Give the steps as a list.")]
+    steps = list(steps)
+    if not steps:
+        return [_("A reminder schedule needs at least one step.")]
+    if len(steps) > MAX_STEPS:
+        return [_("A reminder schedule can have at most %(max)d steps; this one has %(count)d.") % {
+            "max": MAX_STEPS, "count": len(steps)}]
+    return []
+
+
+def check_step(data: Any, *, index: int, count: int, previous: ReminderStep | None) -> tuple[ReminderStep, list[str]]:
+    """One step of a reminder schedule (index 0-based of `count`) from its dict, without its actions,
+    and its problems, one sentence each: its fields, its order after `previous`, its repeats."""
+    where = _("Step %(n)d") % {"n": index + 1}
+    step = ReminderStep(position=index)
+    if not isinstance(data, Mapping):
+        return step, [_("%(where)s: a step must be a dictionary with a name, days and actions.") % {"where": where}]
+    problems = []
+    unknown = sorted(set(data) - set(STEP_KEYS))
+    if unknown:
+        problems.append(_("%(where)s: unknown fields %(fields)s.") % {"where": where, "fields": ", ".join(map(str, unknown))})
+    name = data.get("name")
+    step.name = " ".join(name.split()) if isinstance(name, str) else ""
+    step.repeat_every_days, step.repeat_times = data.get("repeat_every_days"), data.get("repeat_times")
+    days = data.get("days")
+    if isinstance(days, bool) or not isinstance(days, int):
+        problems.append(_("%(where)s: give the days from the due date as a whole number (−3: three days before, "
+                          "0: on the due date, 14: two weeks after).") % {"where": where})
+    else:
+        step.days = days
+    try:
+        reject_null_characters(step, exclude=["automation"])
+        step.clean_fields(exclude=["automation", "days"] if step.days is None else ["automation"])
+    except ValidationError as exc:
+        problems.extend(f"{where}: {_describe(ReminderStep, field, messages)}"
+                        for field, messages in messages_by_field(exc).items())
+    if (step.repeat_every_days is None) != (step.repeat_times is None):
+        problems.append(_("%(where)s: to repeat, give both every how many days and at most how many times.") % {
+            "where": where})
+    if step.repeat_every_days is not None and index != count - 1:
+        problems.append(_("%(where)s: only the last step can repeat.") % {"where": where})
+    if previous is not None and previous.days is not None and step.days is not None and step.days <= previous.days:
+        problems.append(_("%(where)s: a step comes after the one before it: give it more days from the due date "
+                          "than %(days)d.") % {"where": where, "days": previous.days})
+    return step, problems
+
+
+def _build_steps(steps: Any) -> tuple[list[tuple[ReminderStep, list[Action]]], list[str]]:
+    """A reminder schedule's steps (each with its actions) and the problems, one sentence each."""
+    problems = check_steps_list(steps)
+    if problems:
+        return [], problems
+    steps = list(steps)
+    built: list[tuple[ReminderStep, list[Action]]] = []
+    order = [NON_FIELD_ERRORS, "kind", *SETTINGS_FIELDS]
+    for index, data in enumerate(steps):
+        step, step_problems = check_step(data, index=index, count=len(steps), previous=built[-1][0] if built else None)
+        problems.extend(step_problems)
+        where = _("Step %(n)d") % {"n": index + 1}
+        actions, action_errors, list_errors = _build_actions(
+            data.get("actions") if isinstance(data, Mapping) else None, schedule=True)
+        problems.extend(f"{where}: {message}" for message in list_errors)
+        for position, fields in sorted(action_errors.items()):
+            details = " ".join(_describe(Action, field, messages) for field, messages in
+                               sorted(fields.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
+            problems.append(_("%(where)s, action %(n)d: %(details)s") % {"where": where, "n": position + 1, "details": details})
+        built.append((step, actions))
+    return built, problems
+
+
+def _build_schedule(automation: Automation, *, actions: Any, steps: Any, conditions_: Any,
+                    errors: dict[str, list[str]]) -> tuple[list[Action], dict[int, dict[str, list[str]]],
+                                                           list[tuple[ReminderStep, list[Action]]]]:
+    """The automation's actions (or, for a reminder schedule, its steps) and conditions, with their
+    problems added to `errors` / returned as action errors."""
+    schedule = automation.trigger in SCHEDULE_TRIGGERS
+    built_actions: list[Action] = []
+    action_errors: dict[int, dict[str, list[str]]] = {}
+    built_steps: list[tuple[ReminderStep, list[Action]]] = []
+    if schedule:
+        if actions:
+            errors["actions"] = [_("A reminder schedule's actions belong to its steps.")]
+        built_steps, problems = _build_steps(steps)
+        if problems:
+            errors["steps"] = problems
+    else:
+        if steps:
+            errors["steps"] = [_("Only a reminder schedule has steps; this trigger runs its actions once.")]
+        built_actions, action_errors, list_errors = _build_actions(actions)
+        if list_errors:
+            errors["actions"] = list_errors
+    try:
+        automation.conditions = conditions.clean(conditions_)
+    except conditions.ConditionError as exc:
+        errors["conditions"] = [str(exc)]
+    if automation.conditions and not schedule:
+        errors["conditions"] = [_("Only a reminder schedule has conditions.")]
+    return built_actions, action_errors, built_steps
 
 
 def _lock_referenced_steps(actions: Sequence[Action]) -> None:
@@ -185,15 +302,23 @@ def _lock_referenced_steps(actions: Sequence[Action]) -> None:
         raise AutomationInvalid({}, {i: {"step": [_("This step has been deleted.")]} for i in missing})
 
 
-def _save(automation: Automation, actions: list[Action], *, replace: bool) -> None:
-    _lock_referenced_steps(actions)
+def _save(automation: Automation, actions: list[Action], *, replace: bool,
+          steps: Sequence[tuple[ReminderStep, list[Action]]] = ()) -> None:
+    _lock_referenced_steps([*actions, *(action for _step, step_actions in steps for action in step_actions)])
     automation.save()
     if replace:
         automation.actions.all().delete()
+        automation.reminder_steps.all().delete()
     for position, action in enumerate(actions):
         action.automation = automation
         action.position = position
     Action.objects.bulk_create(actions)
+    for position, (step, step_actions) in enumerate(steps):
+        step.automation, step.position = automation, position
+        step.save()
+        for action_position, action in enumerate(step_actions):
+            action.automation, action.reminder_step, action.position = automation, step, action_position
+        Action.objects.bulk_create(step_actions)
 
 
 def _integrity_error() -> DomainError:
@@ -210,32 +335,40 @@ def create_automation(
     name: str,
     trigger: str,
     frequency: str,
-    actions: list[dict],
+    actions: list[dict] = (),  # type: ignore[assignment]
     is_active: bool = False,
+    steps: list[dict] | None = None,
+    conditions: list[dict] | None = None,
+    include_backlog: bool = False,
+    schedule_from: dt.date | None = _KEEP,
     by=None,
+    now: dt.datetime | None = None,
 ) -> Automation:
-    """A new automation with its actions in the order given; all saved, or nothing and
-    `AutomationInvalid` (a DomainError) saying what is wrong."""
+    """A new automation with its actions in the order given (a reminder schedule: with its steps,
+    each with its actions, and its conditions); all saved, or nothing and `AutomationInvalid` (a
+    DomainError) saying what is wrong. A reminder schedule created switched on is for invoices due
+    from today on, unless `include_backlog`."""
     automation = Automation(is_active=bool(is_active), created_by=by)
     errors = _build_automation(automation, name=name, trigger=trigger, frequency=frequency)
-    built, action_errors, list_errors = _build_actions(actions)
-    if list_errors:
-        errors["actions"] = list_errors
+    built, action_errors, built_steps = _build_schedule(automation, actions=actions, steps=steps,
+                                                        conditions_=conditions, errors=errors)
     if errors or action_errors:
         raise AutomationInvalid(errors, action_errors)
+    if schedule_from is not _KEEP:
+        automation.schedule_from = schedule_from
+    elif automation.is_active and automation.trigger in SCHEDULE_TRIGGERS and not include_backlog:
+        automation.schedule_from = business_today(now)
     try:
         with transaction.atomic():
-            _save(automation, built, replace=False)
+            _save(automation, built, replace=False, steps=built_steps)
     except IntegrityError:
         raise _integrity_error() from None
     return automation
 
 
-_KEEP: Any = object()
-
-
 def _update_locked(automation: Automation, *, name: Any, trigger: Any, frequency: Any, actions: Any,
-                   is_active: Any) -> Automation:
+                   is_active: Any, steps: Any = _KEEP, conditions_: Any = _KEEP,
+                   schedule_from: Any = _KEEP) -> Automation:
     locked = Automation.objects.select_for_update().filter(pk=automation.pk).first()
     if locked is None:
         raise DomainError(_("The automation “%(name)s” has been deleted.") % {"name": automation.name})
@@ -247,19 +380,26 @@ def _update_locked(automation: Automation, *, name: Any, trigger: Any, frequency
     )
     if is_active is not _KEEP:
         locked.is_active = bool(is_active)
+    if schedule_from is not _KEEP:
+        locked.schedule_from = schedule_from
     built: list[Action] = []
     action_errors: dict[int, dict[str, list[str]]] = {}
-    list_errors: list[str] = []
-    if actions is not _KEEP:
-        built, action_errors, list_errors = _build_actions(actions)
-    if list_errors:
-        errors["actions"] = list_errors
+    built_steps: list[tuple[ReminderStep, list[Action]]] = []
+    replace = actions is not _KEEP or steps is not _KEEP
+    if replace or conditions_ is not _KEEP:
+        built, action_errors, built_steps = _build_schedule(
+            locked, actions=[] if actions is _KEEP else actions, steps=[] if steps is _KEEP else steps,
+            conditions_=locked.conditions if conditions_ is _KEEP else conditions_, errors=errors)
+        if not replace:  # only the conditions change: the actions and steps stay as they are
+            errors.pop("actions", None)
+            errors.pop("steps", None)
+            action_errors = {}
     if errors or action_errors:
         raise AutomationInvalid(errors, action_errors)
-    if actions is _KEEP:
-        locked.save()
+    if replace:
+        _save(locked, built, replace=True, steps=built_steps)
     else:
-        _save(locked, built, replace=True)
+        locked.save()
     return locked
 
 
@@ -271,14 +411,18 @@ def update_automation(
     frequency: str = _KEEP,
     actions: list[dict] = _KEEP,
     is_active: bool = _KEEP,
+    steps: list[dict] = _KEEP,
+    conditions: list[dict] = _KEEP,
+    schedule_from: dt.date | None = _KEEP,
     by=None,
 ) -> Automation:
-    """Change an automation; what is not given stays. `actions`, when given, replaces all actions
-    (validated like create_automation's; all saved, or nothing)."""
+    """Change an automation; what is not given stays. `actions` (or a reminder schedule's `steps`),
+    when given, replaces all of them (validated like create_automation's; all saved, or nothing)."""
     try:
         with transaction.atomic():
             locked = _update_locked(automation, name=name, trigger=trigger, frequency=frequency, actions=actions,
-                                    is_active=is_active)
+                                    is_active=is_active, steps=steps, conditions_=conditions,
+                                    schedule_from=schedule_from)
     except IntegrityError:
         raise _integrity_error() from None
     for field in Automation._meta.concrete_fields:
@@ -287,18 +431,23 @@ def update_automation(
 
 
 def set_automation_active(
-    *, automation: Automation, active: bool, by=None, now: dt.datetime | None = None
+    *, automation: Automation, active: bool, include_backlog: bool = False, by=None, now: dt.datetime | None = None
 ) -> Automation:
     """Switch an automation on or off. Switching it to the state it is in is refused, so two
-    people pressing the same button at once get one success and one clear message."""
+    people pressing the same button at once get one success and one clear message. A reminder
+    schedule switched on is for the invoices due from today on, or with `include_backlog` also for
+    those already due (automations.reminders.backlog counts them)."""
     now = now or timezone.now()
     active = bool(active)
+    changes: dict[str, Any] = {}
+    if active and automation.trigger in SCHEDULE_TRIGGERS:
+        changes["schedule_from"] = None if include_backlog else business_today(now)
     with transaction.atomic():
         if active and not Action.objects.filter(automation_id=automation.pk).exists():
             raise DomainError(_("The automation “%(name)s” has no actions; add one before switching it on.") % {
                 "name": automation.name})
         changed = Automation.objects.filter(pk=automation.pk, is_active=not active).update(
-            is_active=active, updated_at=now
+            is_active=active, updated_at=now, **changes
         )
         if changed != 1:
             current = Automation.objects.filter(pk=automation.pk).values_list("is_active", flat=True).first()
@@ -309,6 +458,8 @@ def set_automation_active(
             raise DomainError(message % {"name": automation.name})
     automation.is_active = active
     automation.updated_at = now
+    for name, value in changes.items():
+        setattr(automation, name, value)
     return automation
 
 

@@ -12,6 +12,8 @@ class Trigger(models.TextChoices):
     INVOICE_SENT = "invoice_sent", _("Invoice is sent")
     RECURRING_STARTED = "recurring_started", _("Recurring payment starts")
     RECURRING_CANCELED = "recurring_canceled", _("Recurring payment is canceled")
+    # A schedule, not a moment: steps before and after the due date (automations.reminders).
+    INVOICE_DUE = "invoice_due", _("Payment reminders (before and after the due date)")
 
 
 # How an event reads in a history (the labels above read as conditions: "Invoice is paid").
@@ -21,9 +23,12 @@ EVENT_LABELS = {
     Trigger.INVOICE_SENT: _("Invoice was sent"),
     Trigger.RECURRING_STARTED: _("Recurring payment started"),
     Trigger.RECURRING_CANCELED: _("Recurring payment was canceled"),
+    Trigger.INVOICE_DUE: _("Payment reminder"),
 }
 
-INVOICE_TRIGGERS = {Trigger.INVOICE_OVERDUE, Trigger.INVOICE_PAID, Trigger.INVOICE_SENT}
+INVOICE_TRIGGERS = {Trigger.INVOICE_OVERDUE, Trigger.INVOICE_PAID, Trigger.INVOICE_SENT, Trigger.INVOICE_DUE}
+# Triggers whose automation is a schedule of reminder steps (ReminderStep) instead of one list of actions.
+SCHEDULE_TRIGGERS = {Trigger.INVOICE_DUE}
 RECURRING_TRIGGERS = {Trigger.RECURRING_STARTED, Trigger.RECURRING_CANCELED}
 
 

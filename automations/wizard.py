@@ -50,7 +50,7 @@ from core.errors import DomainError
 
 from . import placeholders, services
 from .forms import (
-    KIND_FIELDS, KIND_ICONS, ActionForm, ActionFormSet, FrequencyForm, NameForm, ReviewForm,
+    KIND_FIELDS, KIND_ICONS, PLAIN_KINDS, ActionForm, ActionFormSet, FrequencyForm, NameForm, ReviewForm,
     TriggerForm, invoice_choices_queryset,
 )
 from .models import Action, ActionKind, Automation
@@ -292,7 +292,7 @@ class AutomationWizard(SessionWizardView):
     def change_actions(self, operation: str) -> None:
         rows = action_rows(self.storage.get_step_data("actions") or {})
         verb, _sep, argument = operation.partition(":")
-        if verb == "add" and argument in ActionKind.values:
+        if verb == "add" and argument in dict(PLAIN_KINDS):
             if len(rows) >= MAX_ACTIONS:
                 messages.error(self.request, _("An automation can have at most %(max)d actions.") % {"max": MAX_ACTIONS})
             else:
@@ -443,7 +443,7 @@ class AutomationWizard(SessionWizardView):
             context["frequency_help"] = FREQUENCY_HELP
         if current == "actions":
             context.update({
-                "action_kinds": [(kind, label, KIND_ICONS[kind]) for kind, label in ActionKind.choices],
+                "action_kinds": [(kind, label, KIND_ICONS[kind]) for kind, label in PLAIN_KINDS],
                 "placeholders": list(placeholders.PLACEHOLDERS.items()),
                 "preview_invoices": list(invoice_choices_queryset()[:50]),
                 "max_actions": MAX_ACTIONS,

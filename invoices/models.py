@@ -33,6 +33,21 @@ class Language(models.TextChoices):
     DE = "de", _("German")
 
 
+class Tag(models.Model):
+    """A label on contacts ("VIP", "Kulanz"): reminder schedules can be for tagged contacts only, or
+    leave them out."""
+
+    name = models.CharField(_("name"), max_length=50, unique=True, validators=[validate_no_line_breaks])
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Contact(models.Model):
     name = models.CharField(_("name"), max_length=200, validators=[validate_no_line_breaks])
     email = models.EmailField(_("email"), max_length=254, blank=True)
@@ -51,6 +66,7 @@ class Contact(models.Model):
     is_business = models.BooleanField(
         _("business customer"), default=False,
         help_text=_("A company rather than a consumer: gets the e-invoice, and reverse charge in other EU countries."))
+    tags = models.ManyToManyField(Tag, blank=True, related_name="contacts", verbose_name=_("tags"))
     # Mahnstopp: no payment reminders while paused (until the day given, or until resumed).
     reminders_paused = models.BooleanField(_("reminders paused"), default=False)
     reminders_paused_until = models.DateField(_("reminders paused until"), null=True, blank=True)

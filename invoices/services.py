@@ -514,6 +514,26 @@ def _issue_credit_note(original: Invoice, *, by, now: dt.datetime) -> Invoice:
     return credit_note
 
 
+def change_due_date(*, invoice: Invoice, due_date: dt.date, by=None, now: dt.datetime | None = None) -> Invoice:
+    """Give a sent or overdue invoice a new due date (more time to pay, Zahlungsziel verlängert).
+    An overdue invoice whose new date has not passed is open again ("sent"); the reminder schedules
+    start again from the new date (their progress is per due date)."""
+    check_date(due_date, field="due_date")
+    today = business_today(now)
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().filter(pk=invoice.pk, kind=InvoiceKind.INVOICE).first()
+        if locked is None or locked.status not in OPEN_STATUSES:
+            raise _transition_refused(invoice, _("given a new due date"))
+        if due_date < locked.issue_date:
+            raise DomainError(_("The due date cannot be before the issue date."), field="due_date")
+        updates: dict[str, Any] = {"due_date": due_date}
+        if locked.status == InvoiceStatus.OVERDUE and due_date >= today:
+            updates.update(status=InvoiceStatus.SENT, overdue_at=None)
+        Invoice.objects.filter(pk=locked.pk).update(**updates)
+    invoice.refresh_from_db()
+    return invoice
+
+
 # --- Pausing reminders (Mahnstopp) --------------------------------------------------------------
 
 

@@ -200,7 +200,7 @@ def test_import_saves_nothing_when_the_third_of_three_automations_is_invalid(tmp
     error = refused(data)
     assert error.problems == [
         'automation 3 ("Third"): Trigger: “invoice_lost” is not a trigger; choose one of: invoice_overdue, '
-        "invoice_paid, invoice_sent, recurring_started, recurring_canceled."
+        "invoice_paid, invoice_sent, recurring_started, recurring_canceled, invoice_due."
     ]
     assert isinstance(error, DomainError)
     assert error.message.startswith("Nothing was imported; 1 problem was found:\n- automation 3")
@@ -294,8 +294,8 @@ def test_wrong_top_level_type_through_the_command(tmp_path):
 
 
 def test_an_unknown_trigger_is_refused_with_the_valid_ones():
-    [problem] = refused([automation(trigger="invoice_due")]).problems
-    assert problem.startswith('automation 1 ("Overdue reminder"): Trigger: “invoice_due” is not a trigger')
+    [problem] = refused([automation(trigger="invoice_lost")]).problems
+    assert problem.startswith('automation 1 ("Overdue reminder"): Trigger: “invoice_lost” is not a trigger')
     assert "invoice_overdue, invoice_paid, invoice_sent, recurring_started, recurring_canceled" in problem
 
 
@@ -361,12 +361,12 @@ def test_wrong_types_and_unknown_keys_of_actions_are_refused(board):
         'automation 1 ("Overdue reminder"), action 1: unknown keys "colour".',
         'automation 1 ("Overdue reminder"), action 1: "subject" must be text.',
         'automation 1 ("Overdue reminder"), action 2: "kind" must be one of "send_email", "create_task", '
-        '"move_card".',
+        '"move_card", "charge_fee", "charge_interest".',
         'automation 1 ("Overdue reminder"), action 3: a create_task action does not use "step"; it takes '
         '"title", "description", "due_in_days", "assignee".',
         'automation 1 ("Overdue reminder"), action 4: an action must be an object with a "kind", not a list.',
         'automation 1 ("Overdue reminder"), action 5: Action: “call” is not an action; choose one of: '
-        "send_email, create_task, move_card.",
+        "send_email, create_task, move_card, charge_fee, charge_interest.",
     ]
 
 

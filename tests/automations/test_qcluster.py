@@ -87,8 +87,13 @@ def assert_queue_clean(cluster) -> None:
     """Every queue task the cluster ran succeeded, and nothing is left in the broker."""
     failed = list(QueueTask.objects.filter(success=False).values_list("func", "result"))
     assert not failed, f"{failed}\n{cluster.log()}"
-    assert QueueTask.objects.filter(func="automations.dispatch.dispatch_pending").exists()
+    # The worker saves a task's result after the task returned, which may be a moment after the
+    # runs it carried out were finished (a busy machine): wait for it rather than race it.
+    wait_for(lambda: QueueTask.objects.filter(func="automations.dispatch.dispatch_pending").exists(), timeout=15,
+             message=f"the dispatch task's result saved\n{cluster.log()}")
     wait_for(lambda: cluster.queue_length() == 0, timeout=10, message="queue drained")
+    failed = list(QueueTask.objects.filter(success=False).values_list("func", "result"))
+    assert not failed, f"{failed}\n{cluster.log()}"
 
 
 def mail_to(cluster, address: str) -> list:

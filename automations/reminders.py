@@ -1,0 +1,346 @@
+"""Reminder schedules: which step of which schedule is due for which invoice, found set-based.
+
+A reminder schedule is an automation with the trigger `invoice_due` and ordered steps
+(ReminderStep): each a number of days from the due date (−3, 0, +14, …), the last one maybe
+repeating every N days at most K times. Its progress per invoice is a ReminderState row: the last
+step fired and for which due date.
+
+The scan (`scan`, run by the overdue scan's schedule every few minutes) asks, per schedule and
+step, one question of the database: which open invoices of this schedule (its conditions, not
+paused, due from its start day) have reached this step's day, and have the step before it fired at
+least the days between the two steps ago (or, for the first step, nothing fired yet for their
+current due date)? Every such invoice gets the step's event (the outbox) and its progress moves
+on, in one transaction, without any invoice passing through Python (PostgreSQL). So:
+
+* each step fires once per invoice and due date: the event key is unique
+  (`due:<automation>:<invoice>:<due date>:<step>:<repetition>`), and two scans at once insert it
+  once (the second waits on the first's key and skips it);
+* no step is skipped: a step needs the one before it, so after an outage an invoice gets the next
+  step only, then waits the step's interval;
+* a changed due date starts the schedule again (the progress is for the old date).
+
+The same eligibility questions answer "what will go out in the next 30 days" (`forecast`) and
+"why does or doesn't this invoice get a reminder" (`explain`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.db.models import CharField, DateTimeField, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Cast, Concat
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+from business.calendar import SendingWindow
+from business.services import get_profile
+from core.dates import business_today
+from invoices.models import Invoice, InvoiceKind, InvoiceStatus
+from invoices.services import reminder_pause_reason
+
+from . import conditions, dispatch
+from .models import Automation, Event, ReminderState, ReminderStep
+from .triggers import Trigger
+
+log = logging.getLogger(__name__)
+
+OPEN = (InvoiceStatus.SENT, InvoiceStatus.OVERDUE)
+
+
+def _not_paused(prefix: str, today: dt.date) -> Q:
+    paused = Q(**{f"{prefix}reminders_paused": True}) & (
+        Q(**{f"{prefix}reminders_paused_until__isnull": True}) | Q(**{f"{prefix}reminders_paused_until__gte": today}))
+    return ~paused
+
+
+def candidates(automation: Automation, *, today: dt.date) -> QuerySet[Invoice]:
+    """The open invoices this schedule is for today: its conditions met, not paused, due from its
+    start day. (Whether a step is due is asked by `due_for_step`.)"""
+    invoices = Invoice.objects.filter(kind=InvoiceKind.INVOICE, status__in=OPEN).filter(
+        _not_paused("", today), _not_paused("contact__", today)).order_by()
+    if automation.schedule_from is not None:
+        invoices = invoices.filter(due_date__gte=automation.schedule_from)
+    return conditions.apply(invoices, automation.conditions, today=today)
+
+
+def _progress(automation: Automation) -> QuerySet[ReminderState]:
+    """The schedule's progress for the invoice of the outer query, for its current due date."""
+    return ReminderState.objects.filter(automation=automation, invoice=OuterRef("pk"), due_date=OuterRef("due_date"))
+
+
+def gap_days(steps: list[ReminderStep], index: int) -> int:
+    """Days a step waits after the step before it fired (its interval): never less than 0."""
+    return max(steps[index].days - steps[index - 1].days, 0) if index else 0
+
+
+def due_for_step(automation: Automation, steps: list[ReminderStep], index: int, *, now: dt.datetime,
+                 today: dt.date) -> QuerySet[Invoice]:
+    """The invoices for which step `index` (0-based) is due now."""
+    step = steps[index]
+    invoices = candidates(automation, today=today).filter(due_date__lte=today - dt.timedelta(days=step.days))
+    progress = _progress(automation)
+    if index == 0:
+        return invoices.filter(~Exists(progress))
+    return invoices.filter(Exists(progress.filter(
+        position=index - 1, fired_at__lte=now - dt.timedelta(days=gap_days(steps, index)))))
+
+
+def due_for_repeat(automation: Automation, steps: list[ReminderStep], *, now: dt.datetime,
+                   today: dt.date) -> QuerySet[Invoice] | None:
+    """The invoices for which the last step's next repetition is due now (None: it does not repeat).
+    Annotated with `repetition`, the how-manieth it is (1, 2, …)."""
+    last = steps[-1]
+    if not last.repeat_every_days or not last.repeat_times:
+        return None
+    progress = _progress(automation).filter(position=len(steps) - 1)
+    return candidates(automation, today=today).filter(Exists(progress.filter(
+        repeats__lt=last.repeat_times, fired_at__lte=now - dt.timedelta(days=last.repeat_every_days),
+    ))).annotate(repetition=Subquery(progress.values("repeats")[:1]) + 1)
+
+
+# --- The scan -----------------------------------------------------------------------------------
+
+
+def scan(*, now: dt.datetime | None = None) -> int:
+    """Fire every reminder step that is due, for every active schedule. Returns how many fired.
+    Safe to run twice at the same moment (see the module docstring)."""
+    now = now or timezone.now()
+    today = business_today(now)
+    fired = 0
+    schedules = Automation.objects.filter(trigger=Trigger.INVOICE_DUE, is_active=True).order_by("pk")
+    for automation in schedules:
+        steps = list(automation.reminder_steps.order_by("position"))
+        if not steps:
+            continue
+        # The last step's repetitions first, then the steps from the last to the first: an invoice
+        # moves on by at most one step per scan (a step fired now waits its interval for the next).
+        repeats = due_for_repeat(automation, steps, now=now, today=today)
+        if repeats is not None:
+            fired += _fire(automation, steps[-1], repeats, repetition=True, now=now)
+        for index in reversed(range(len(steps))):
+            fired += _fire(automation, steps[index], due_for_step(automation, steps, index, now=now, today=today),
+                           repetition=False, now=now)
+    if fired:
+        log.info("Reminder scan: %d reminder step(s) due", fired)
+    return fired
+
+
+def _fire(automation: Automation, step: ReminderStep, invoices: QuerySet[Invoice], *, repetition: bool,
+          now: dt.datetime) -> int:
+    """Write the step's event for each of `invoices` (unless written before: the key) and move
+    their progress on, in one transaction; wake the dispatcher on commit."""
+    repeat = Cast("repetition", CharField()) if repetition else Value("0")
+    # All columns are annotations, annotated in the INSERT's column order: the SQL lists a values
+    # query's plain fields before its annotations, whatever order values_list names them in.
+    columns = {
+        "ev_kind": Value(Trigger.INVOICE_DUE.value, output_field=CharField()),
+        "ev_key": Concat(Value(f"due:{automation.pk}:"), Cast("pk", CharField()), Value(":"),
+                         Cast("due_date", CharField()), Value(f":{step.position}:"), repeat, output_field=CharField()),
+        "ev_at": Value(now, output_field=DateTimeField()),
+        "ev_contact": F("contact_id"),
+        "ev_invoice": F("pk"),
+        "ev_automation": Value(automation.pk, output_field=IntegerField()),
+        "ev_step": Value(step.pk, output_field=IntegerField()),
+        "ev_repeat": Cast("repetition", IntegerField()) if repetition else Value(0, output_field=IntegerField()),
+    }
+    rows = invoices.annotate(**columns).values_list(*columns)
+    select, params = rows.query.sql_with_params()
+    events = Event._meta.db_table
+    state = ReminderState._meta.db_table
+    adapt = connection.ops.adapt_datetimefield_value
+    insert = (f"INSERT INTO {events} (kind, key, occurred_at, contact_id, invoice_id, automation_id, reminder_step_id, "
+              f"repeat) {select} ON CONFLICT (key) DO NOTHING")
+    progress = ("ON CONFLICT (automation_id, invoice_id) DO UPDATE SET due_date = EXCLUDED.due_date, "
+                "position = EXCLUDED.position, repeats = EXCLUDED.repeats, fired_at = EXCLUDED.fired_at")
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One statement: the events written, and the progress of exactly those invoices.
+            cursor.execute(
+                f"WITH fired AS ({insert} RETURNING invoice_id, repeat) "
+                f"INSERT INTO {state} (automation_id, invoice_id, due_date, position, repeats, fired_at) "
+                f"SELECT %s, i.id, i.due_date, %s, f.repeat, %s FROM fired f JOIN {Invoice._meta.db_table} i "
+                f"ON i.id = f.invoice_id {progress} RETURNING 1",
+                [*params, automation.pk, step.position, adapt(now)],
+            )
+            count = len(cursor.fetchall())
+        else:
+            # SQLite cannot feed RETURNING into an INSERT (and runs one writer at a time).
+            cursor.execute(insert + " RETURNING invoice_id, repeat", params)
+            fired = cursor.fetchall()
+            if fired:
+                due_dates = dict(Invoice.objects.filter(pk__in=[row[0] for row in fired]).values_list("pk", "due_date"))
+                cursor.executemany(
+                    f"INSERT INTO {state} (automation_id, invoice_id, due_date, position, repeats, fired_at) "
+                    f"VALUES (%s, %s, %s, %s, %s, %s) {progress}",
+                    [(automation.pk, invoice_id, due_dates[invoice_id], step.position, repeat_no, adapt(now))
+                     for invoice_id, repeat_no in fired],
+                )
+            count = len(fired)
+        if count:
+            transaction.on_commit(dispatch.request_dispatch, robust=True)
+    return count
+
+
+# --- What will go out, and why (not) --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """One step that will fire (or would, if nothing changes: no payment, no pause)."""
+
+    automation: Automation
+    step: ReminderStep
+    repetition: int
+    invoice: Invoice
+    day: dt.date  # the day it fires (the scan's day)
+    sends_at: dt.datetime  # when its emails go out (the sending hours and business days)
+
+
+def _window() -> SendingWindow:
+    return SendingWindow.of(get_profile())
+
+
+def _next_days(automation: Automation, steps: list[ReminderStep], invoice: Invoice, state: ReminderState | None,
+               *, today: dt.date, until: dt.date) -> Iterator[tuple[int, int, dt.date]]:
+    """(step index, repetition, day) of the steps still to come for one invoice, up to `until`,
+    by the scan's own rules: the step's day from the due date, and its interval after the step
+    before it (which fires no earlier than today)."""
+    if state is not None and state.due_date == invoice.due_date:
+        index, repetition, last = state.position, state.repeats, timezone.localdate(state.fired_at)
+    else:
+        index, repetition, last = -1, 0, None
+    last_step = steps[-1]
+    while True:
+        if index + 1 < len(steps):
+            index, repetition = index + 1, 0
+            day = invoice.due_date + dt.timedelta(days=steps[index].days)
+            if last is not None:
+                day = max(day, last + dt.timedelta(days=gap_days(steps, index)))
+        elif last_step.repeat_every_days and last_step.repeat_times and repetition < last_step.repeat_times:
+            repetition += 1
+            assert last is not None
+            day = last + dt.timedelta(days=last_step.repeat_every_days)
+        else:
+            return
+        day = max(day, today)
+        if day > until:
+            return
+        yield index, repetition, day
+        last = day
+
+
+def forecast(*, today: dt.date | None = None, days: int = 30, automation: Automation | None = None,
+             invoices: QuerySet[Invoice] | None = None) -> list[Upcoming]:
+    """The reminder steps that will fire from today on for `days` days, in the order they go out.
+    Built on `candidates` (the same invoices the scan looks at) and the scan's timing rules, so it
+    agrees with what the scan then does when nothing changes meanwhile."""
+    today = today or business_today()
+    until = today + dt.timedelta(days=days - 1)
+    window = _window()
+    schedules = Automation.objects.filter(trigger=Trigger.INVOICE_DUE, is_active=True)
+    if automation is not None:
+        schedules = schedules.filter(pk=automation.pk)
+    upcoming: list[Upcoming] = []
+    for schedule in schedules.prefetch_related("reminder_steps"):
+        steps = sorted(schedule.reminder_steps.all(), key=lambda step: step.position)
+        if not steps:
+            continue
+        # An invoice can fire within the window only if its first step's day is by then.
+        pool = candidates(schedule, today=today).filter(due_date__lte=until - dt.timedelta(days=steps[0].days))
+        if invoices is not None:
+            pool = pool.filter(pk__in=invoices.values("pk"))
+        pool = pool.select_related("contact")
+        states = {row.invoice_id: row for row in ReminderState.objects.filter(automation=schedule, invoice__in=pool.values("pk"))}
+        for invoice in pool.iterator(chunk_size=2000):
+            for index, repetition, day in _next_days(schedule, steps, invoice, states.get(invoice.pk),
+                                                     today=today, until=until):
+                moment = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+                upcoming.append(Upcoming(schedule, steps[index], repetition, invoice, day, window.next_open(moment)))
+    upcoming.sort(key=lambda item: (item.sends_at, item.automation.pk, item.step.position, item.invoice.pk))
+    return upcoming
+
+
+@dataclass(frozen=True)
+class Explanation:
+    automation: Automation
+    text: str  # what happened and what comes next, or why nothing will
+    next: Upcoming | None
+
+
+def explain(invoice: Invoice, *, today: dt.date | None = None) -> list[Explanation]:
+    """For each reminder schedule, in words: the steps fired for this invoice, the next one and its
+    day, or why none will (paid, paused, a condition, switched off, before its start day)."""
+    today = today or business_today()
+    explanations = []
+    for schedule in Automation.objects.filter(trigger=Trigger.INVOICE_DUE).prefetch_related("reminder_steps").order_by("name"):
+        steps = sorted(schedule.reminder_steps.all(), key=lambda step: step.position)
+        state = ReminderState.objects.filter(automation=schedule, invoice=invoice).first()
+        done = ""
+        if state is not None and state.due_date == invoice.due_date and steps:
+            done = _("Last reminder: %(step)s on %(date)s.") % {
+                "step": steps[min(state.position, len(steps) - 1)].name,
+                "date": formats.date_format(timezone.localtime(state.fired_at), "SHORT_DATE_FORMAT")}
+        reason = ""
+        if not schedule.is_active:
+            reason = _("the automation is switched off")
+        elif not steps:
+            reason = _("the automation has no steps")
+        elif invoice.kind != InvoiceKind.INVOICE or invoice.status not in OPEN:
+            statuses: dict[str, str] = {InvoiceStatus.PAID: _("the invoice is paid"), InvoiceStatus.VOID: _("the invoice is void"),
+                                        InvoiceStatus.DRAFT: _("the invoice is not sent yet")}
+            reason = statuses.get(invoice.status, _("nothing is due on it"))
+        elif schedule.schedule_from is not None and invoice.due_date < schedule.schedule_from:
+            reason = _("it was due before the automation was switched on for new invoices only")
+        else:
+            reason = reminder_pause_reason(invoice, today=today)
+            if not reason:
+                failing = conditions.failing(invoice, schedule.conditions, today=today)
+                if failing:
+                    reason = _("a condition does not hold: %(conditions)s") % {"conditions": _(" and ").join(failing)}
+        upcoming = None
+        if not reason:
+            items = forecast(today=today, days=3660, automation=schedule, invoices=Invoice.objects.filter(pk=invoice.pk))
+            upcoming = items[0] if items else None
+            if upcoming is None:
+                reason = _("all its steps have been sent")
+        if upcoming is not None:
+            text = _("Next: %(step)s on %(date)s.") % {
+                "step": upcoming.step.name + (f" ({upcoming.repetition}×)" if upcoming.repetition else ""),
+                "date": formats.date_format(timezone.localtime(upcoming.sends_at), "SHORT_DATETIME_FORMAT")}
+        else:
+            text = _("No reminder will go out: %(reason)s.") % {"reason": reason}
+        explanations.append(Explanation(schedule, " ".join(part for part in (done, text) if part), upcoming))
+    return explanations
+
+
+def backlog(automation: Automation, *, today: dt.date | None = None) -> int:
+    """How many open invoices are already past the schedule's first step today: what switching it on
+    "for invoices already due too" brings into the schedule at once."""
+    steps = list(automation.reminder_steps.order_by("position"))
+    if not steps:
+        return 0
+    today = today or business_today()
+    plain = Automation(pk=automation.pk, conditions=automation.conditions, schedule_from=None)
+    return candidates(plain, today=today).filter(due_date__lt=today - dt.timedelta(days=steps[0].days)).count()
+
+
+def steps_summary(steps: Iterable[ReminderStep]) -> list[str]:
+    """Each step in words: “Friendly reminder: 3 days after the due date; then every 7 days, at most 3 times”."""
+    lines = []
+    for step in steps:
+        if step.days < 0:
+            when = _("%(days)d days before the due date") % {"days": -step.days}
+        elif step.days == 0:
+            when = _("on the due date")
+        else:
+            when = _("%(days)d days after the due date") % {"days": step.days}
+        line = f"{step.name}: {when}"
+        if step.repeat_every_days and step.repeat_times:
+            line += "; " + _("then every %(days)d days until paid, at most %(times)d times") % {
+                "days": step.repeat_every_days, "times": step.repeat_times}
+        lines.append(line)
+    return lines
