@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -21,6 +21,7 @@ from core.errors import DomainError
 from core.fields import model_field
 from core.money import format_money
 from invoices import services as invoice_services
+from invoices.models import Invoice
 from invoices.public import public_url
 from tasks.models import Task
 from tasks import services as task_services
@@ -29,7 +30,7 @@ from workflows import services as workflow_services
 from . import placeholders
 from .errors import ActionError, ActionSkipped
 from .mailer import email_texts, send_for_run
-from .models import SETTINGS_FIELDS, RunAction, RunActionStatus
+from .models import SETTINGS_FIELDS, DigestLock, Event, RunAction, RunActionStatus
 from .models import Action as ActionRow
 
 if TYPE_CHECKING:
@@ -38,7 +39,30 @@ if TYPE_CHECKING:
 __all__ = ["ACTIONS", "Action", "ActionBatch", "ActionError", "ActionSkipped"]
 
 
-def run_context(run, *, now, texts: tuple[str, ...] | None = None) -> dict[str, str]:
+def digest_invoices(run, action: ActionRow) -> list[Any] | None:
+    """One email per customer at a reminder step: the invoices it is about, if this run sends it
+    (the first of the step's runs for the customer from one scan to get here, or the run that took
+    it before and is tried again), else None (another run's email includes this invoice). Only the
+    invoices still due then are listed: one paid meanwhile is left out."""
+    event = run.event
+    lock = {"automation_id": run.automation_id, "reminder_step_id": event.reminder_step_id, "repeat": event.repeat,
+            "contact_id": run.contact_id, "action_position": action.position, "scanned_at": event.occurred_at}
+    try:
+        with transaction.atomic():
+            DigestLock.objects.create(run=run, **lock)
+    except IntegrityError:
+        if not DigestLock.objects.filter(run=run, **lock).exists():
+            return None
+    siblings = Event.objects.filter(
+        kind=event.kind, automation_id=run.automation_id, reminder_step_id=event.reminder_step_id, repeat=event.repeat,
+        contact_id=run.contact_id, occurred_at=event.occurred_at,
+    ).values("invoice_id")
+    today = business_today(timezone.localtime(timezone.now()))
+    return [invoice for invoice in Invoice.objects.filter(pk__in=siblings).select_related("contact").order_by("due_date", "number")
+            if invoice.is_open and not invoice.reminders_paused_on(today)]
+
+
+def run_context(run, *, now, texts: tuple[str, ...] | None = None, invoices: list[Any] | None = None) -> dict[str, str]:
     """The placeholder values for a run: plain strings in the contact's language (with `texts`,
     only those the texts use)."""
     event = run.event
@@ -47,6 +71,7 @@ def run_context(run, *, now, texts: tuple[str, ...] | None = None) -> dict[str, 
         contact=run.contact, invoice=invoice, plan=event.recurring or (invoice.recurring if invoice else None),
         today=business_today(now), link=(lambda: public_url(invoice)) if invoice is not None else "",
         language=run.contact.language, names=None if texts is None else placeholders.names_in(*texts),
+        invoices=invoices,
     )
 
 
@@ -179,8 +204,14 @@ class SendEmail(Action):
 
     @classmethod
     def execute(cls, *, run, action: ActionRow, result, now) -> None:
+        invoices = None
+        if action.digest:
+            invoices = digest_invoices(run, action)
+            if invoices is None:
+                raise ActionSkipped(str(_("in one email with the customer's other invoices of this reminder")))
         send_for_run(run=run, action=action, result=result,
-                     context=run_context(run, now=now, texts=(*email_texts(action, run.contact.language), action.sender_name)))
+                     context=run_context(run, now=now, texts=(*email_texts(action, run.contact.language), action.sender_name),
+                                         invoices=invoices))
 
     @classmethod
     def clean_kind_settings(cls, action: ActionRow, add) -> None:

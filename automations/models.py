@@ -397,6 +397,25 @@ class ContactGate(models.Model):
         constraints = [models.UniqueConstraint(fields=["automation", "contact"], name="gate_one_per_automation_contact")]
 
 
+class DigestLock(models.Model):
+    """Which run sends the one email to a customer about all their invoices at a reminder step (an
+    email action with `digest`): the first of the step's runs for that customer from one scan
+    takes it (unique), the others are skipped as included in that email."""
+
+    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="+")
+    reminder_step = models.ForeignKey(ReminderStep, on_delete=models.CASCADE, related_name="+")
+    repeat = models.PositiveIntegerField(default=0)
+    contact = models.ForeignKey("invoices.Contact", on_delete=models.CASCADE, related_name="+")
+    action_position = models.PositiveIntegerField()
+    scanned_at = models.DateTimeField()  # the scan's moment: its events' occurred_at
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(
+            fields=["automation", "reminder_step", "repeat", "contact", "action_position", "scanned_at"],
+            name="digest_one_email_per_customer")]
+
+
 class DispatchFlag(models.Model):
     """One row (pk=1): whether a dispatch task is already waiting in the queue."""
 

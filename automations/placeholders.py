@@ -45,6 +45,9 @@ PLACEHOLDERS: dict[str, StrOrPromise] = {
     "invoice.currency": _("Currency"),
     "invoice.days_overdue": _("Days overdue"),
     "invoice.link": _("Link to view the invoice"),
+    "invoices.list": _("All of the customer's invoices in this reminder, one per line"),
+    "invoices.count": _("How many invoices this reminder is about"),
+    "invoices.total_due": _("The amount due on all of them"),
     "recurring.amount": _("Recurring payment amount"),
     "recurring.interval": _("Recurring payment interval"),
     "recurring.next_date": _("Next payment date"),
@@ -128,9 +131,12 @@ def names_in(*texts: str) -> set[str]:
 
 def context_for(
     *, contact, invoice=None, plan=None, today: dt.date, link: str | Callable[[], str] = "", language: str = "en",
-    names: Iterable[str] | None = None,
+    names: Iterable[str] | None = None, invoices: list | None = None,
 ) -> dict[str, str]:
     """The flat dict of plain strings a text is rendered from, formatted in `language`.
+
+    `invoices` are all the invoices one email is about (a reminder sent as one email per customer);
+    by default the one invoice.
 
     With `names`, only those values are made (formatting money and signing a link cost more than
     the rest of a task run); `link` may then be a function, called only if `invoice.link` is one.
@@ -154,6 +160,17 @@ def context_for(
             "invoice.currency": lambda: invoice.currency,
             "invoice.days_overdue": lambda: invoice.days_overdue(today),
             "invoice.link": link if callable(link) else lambda: link,
+        })
+        about = invoices if invoices else [invoice]
+        values.update({
+            "invoices.list": lambda: "\n".join(
+                str(_("%(number)s of %(date)s, due %(due)s: %(amount)s")) % {
+                    "number": item.number, "date": _date(item.issue_date), "due": _date(item.due_date),
+                    "amount": _money(item.balance, item.currency)} for item in about),
+            "invoices.count": lambda: len(about),
+            "invoices.total_due": lambda: " + ".join(
+                _money(sum((item.balance for item in about if item.currency == code), Decimal("0")), code)
+                for code in sorted({item.currency for item in about})),
         })
     if plan is not None:
         values.update({

@@ -188,3 +188,84 @@ def test_charges_belong_to_reminder_steps_only():
     with pytest.raises(DomainError, match="Only a reminder schedule's steps can charge"):
         services.create_automation(name="Fee", trigger="invoice_overdue", frequency="unlimited",
                                    actions=[{"kind": "charge_fee", "fee": Decimal("5.00")}])
+
+
+# --- Emails: one per customer, in their language, in the sending hours ---------------------------
+
+from django.core import mail  # noqa: E402
+
+from automations.dispatch import dispatch_pending  # noqa: E402
+
+
+def email_step(name: str, days: int, *, digest: bool = False) -> dict:
+    return {"name": name, "days": days, "actions": [{
+        "kind": "send_email", "subject": "Reminder: {{ invoices.count }} open invoice(s)",
+        "body": "Hello {{ contact.first_name }},\n{{ invoices.list }}\nTotal: {{ invoices.total_due }}",
+        "subject_de": "Erinnerung: {{ invoices.count }} offene Rechnung(en)",
+        "body_de": "Hallo {{ contact.first_name }},\n{{ invoices.list }}\nSumme: {{ invoices.total_due }}",
+        "digest": digest}]}
+
+
+def run_scan_and_dispatch(moment: dt.datetime, django_capture_on_commit_callbacks) -> None:
+    with time_machine.travel(moment, tick=False):
+        reminders.scan()
+        with django_capture_on_commit_callbacks(execute=True):
+            dispatch_pending()
+
+
+def test_one_email_per_customer_lists_all_their_invoices_at_the_step(django_capture_on_commit_callbacks):
+    schedule(email_step("Friendly", 5, digest=True))  # due + 5: Monday 15 June, in the sending hours
+    ada = make_contact(name="Ada Lovelace", language="en")
+    grace = make_contact(name="Grace Hopper", language="de")
+    ada_invoices = [sent_invoice(contact=ada), sent_invoice(contact=ada), sent_invoice(contact=ada)]
+    grace_invoice = sent_invoice(contact=grace)
+    invoice_services.record_payment(invoice=ada_invoices[2], amount=ada_invoices[2].balance, date=DUE)  # paid: not listed
+    run_scan_and_dispatch(at(DUE + dt.timedelta(days=5)), django_capture_on_commit_callbacks)
+
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([ada.email, grace.email])
+    (to_ada,) = [m for m in mail.outbox if m.to == [ada.email]]
+    assert to_ada.subject == "Reminder: 2 open invoice(s)"
+    assert all(invoice.number in to_ada.body for invoice in ada_invoices[:2]) and ada_invoices[2].number not in to_ada.body
+    assert "Total: €238.00" in to_ada.body
+    (to_grace,) = [m for m in mail.outbox if m.to == [grace.email]]
+    assert to_grace.subject == "Erinnerung: 1 offene Rechnung(en)" and "Summe: 119,00\xa0€" in to_grace.body
+    statuses = sorted(Run.objects.filter(contact=ada).values_list("status", "reason"))
+    assert statuses == [("skipped", "in one email with the customer's other invoices of this reminder"),
+                        ("succeeded", "")]
+
+
+def test_reminder_emails_wait_for_the_sending_hours_across_the_change_to_winter_time(django_capture_on_commit_callbacks):
+    schedule(email_step("Friendly", 3))
+    invoice = sent_invoice(due_date=dt.date(2026, 10, 21))  # + 3 days: Saturday 24 October
+    saturday_night = dt.datetime(2026, 10, 24, 23, 30, tzinfo=BERLIN)
+    run_scan_and_dispatch(saturday_night, django_capture_on_commit_callbacks)
+    run = Run.objects.get(event__invoice=invoice)
+    assert mail.outbox == [] and run.status == "pending"
+    # Held until Monday 8:00 in Berlin, which after the change on Sunday is 07:00 UTC.
+    assert run.next_attempt_at == dt.datetime(2026, 10, 26, 7, 0, tzinfo=dt.timezone.utc)
+    assert run.attempts == 0 and "held until the sending hours" in run.reason
+    from automations.jobs import sweep
+    with time_machine.travel(dt.datetime(2026, 10, 26, 6, 59, tzinfo=dt.timezone.utc), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            sweep()
+    assert mail.outbox == []
+    with time_machine.travel(dt.datetime(2026, 10, 26, 7, 0, 30, tzinfo=dt.timezone.utc), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            sweep()
+    assert [m.to for m in mail.outbox] == [[invoice.contact.email]]
+    assert Run.objects.get(pk=run.pk).status == "succeeded"
+
+
+def test_a_fee_is_charged_once_per_step_however_often_the_run_is_tried(django_capture_on_commit_callbacks):
+    schedule({"name": "1. Mahnung", "days": 14, "actions": [{"kind": "charge_fee", "fee": "5.00"}]})
+    invoice = sent_invoice()
+    run_scan_and_dispatch(at(DUE + dt.timedelta(days=14)), django_capture_on_commit_callbacks)
+    (fee,) = Invoice.objects.filter(fee_for=invoice)
+    assert fee.total == Decimal("5.00") and fee.status == "sent"
+    run = Run.objects.get(event__invoice=invoice)
+    from automations.actions import ChargeFee
+    result = run.results.get()
+    # A second attempt (a worker died after the charge) finds the charge made.
+    assert ChargeFee.charge(invoice=invoice, action=result.action, key=f"automation-{run.automation_id}:step-{run.event.reminder_step_id}:0", now=None).pk == fee.pk
+    assert Invoice.objects.filter(fee_for=invoice).count() == 1
+    assert result.fee_invoice_id == fee.pk
