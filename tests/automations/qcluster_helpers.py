@@ -342,3 +342,15 @@ def execute_runs_of(index: int, barrier: Any, orders: list[list[int]]) -> list[s
     _queue_nowhere()
     barrier.wait(30)
     return [dispatch.execute_run(run_id) for run_id in orders[index]]
+
+
+def scan_reminders_at(index: int, barrier: Any, moment_iso: str) -> int:
+    """Run the reminder scan as of `moment_iso`, together with the other workers; returns how many
+    steps this worker fired."""
+    import datetime as dt
+
+    from automations import reminders
+
+    _queue_nowhere()
+    barrier.wait(30)
+    return reminders.scan(now=dt.datetime.fromisoformat(moment_iso))
