@@ -70,7 +70,8 @@ def child(method: str, trace: bool) -> None:
     from django.utils import timezone
 
     from automations.jobs import scan_overdue
-    from core.dates import business_today, db_datetime
+    from core.dates import business_today
+    from invoices.services import db_datetime
 
     connection.ensure_connection()
     statements: list[tuple[str, float, int]] = []
