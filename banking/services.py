@@ -105,6 +105,7 @@ def enqueue(func: str, *args: Any) -> None:
 
 
 def _set_progress(statement_id: int, percent: int) -> None:
+    """0–99 while the worker reads; 100 is set with the result."""
     BankStatement.objects.filter(pk=statement_id).update(progress=max(1, min(99, percent)))
 
 
@@ -132,7 +133,7 @@ def read_statement(*, statement_id: int, now: dt.datetime | None = None) -> Bank
         statement.refresh_from_db()
         return statement
     _set_progress(statement_id, 40)
-    _store(statement, parsed, now=now, progress=lambda share: _set_progress(statement_id, 40 + int(60 * share)))
+    _store(statement, parsed, now=now, progress=lambda share: _set_progress(statement_id, 40 + int(59 * share)))
     statement.refresh_from_db()
     return statement
 
@@ -167,7 +168,7 @@ def _store(statement: BankStatement, parsed: ParsedStatement, *, now: dt.datetim
         # A key taken meanwhile (the same file imported at the same moment) is skipped, not an error.
         BankTransaction.objects.bulk_create(batch, ignore_conflicts=True)
         if progress:
-            progress(0.2 + 0.8 * (index + 1) * BATCH / max(1, len(rows)))
+            progress(0.2 + 0.8 * min(len(rows), (index + 1) * BATCH) / len(rows))
     stored = statement.transactions.count()
     BankStatement.objects.filter(pk=statement.pk).update(
         status=StatementStatus.DONE, progress=100, content=b"", finished_at=now, error="",
