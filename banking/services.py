@@ -270,8 +270,10 @@ def payment_reference(line: BankTransaction) -> str:
 def confirm_transaction(*, line: BankTransaction, invoice: Invoice | None = None, amount: Decimal | str | None = None,
                         by=None, now: dt.datetime | None = None) -> Payment:
     """Record the line as a payment of `invoice` (the suggestion unless another is chosen), of
-    `amount` (the line's amount, or the balance due when the line is more: an overpayment is never
-    recorded as more than is due), on the booking date. The payment and the line's new status are
+    `amount` (by default the line's amount; for a line suggested as an overpayment of that invoice,
+    the balance due: an overpayment is never recorded as more than is due), on the booking date.
+    A line that has become more than the balance since it was reviewed (someone recorded another
+    payment meanwhile) is refused by record_payment, not cut down unasked. The payment and the line's new status are
     kept together or not at all; a line is recorded once, however many people confirm it at once."""
     now = _now(now)
     with transaction.atomic():
@@ -289,9 +291,12 @@ def confirm_transaction(*, line: BankTransaction, invoice: Invoice | None = None
             raise DomainError(_("Invoice %(number)s is in %(invoice)s; this line is in %(line)s.") % {
                 "number": invoice.number, "invoice": invoice.currency, "line": locked.currency}, field="invoice")
         if amount in (None, ""):
-            current = Invoice.objects.filter(pk=invoice.pk).values_list("total", "amount_paid").first()
-            balance = current[0] - current[1] if current else locked.amount
-            value = min(locked.amount, balance) if balance > 0 else locked.amount
+            value = locked.amount
+            if locked.match_kind == MatchKind.OVER and invoice.pk == locked.invoice_id:
+                # The suggestion said so: an overpayment records the balance due (as it is now).
+                current = Invoice.objects.filter(pk=invoice.pk).values_list("total", "amount_paid").first()
+                if current and 0 < current[0] - current[1] < value:
+                    value = current[0] - current[1]
         else:
             value = invoices.to_money(amount)
             if value > locked.amount:
