@@ -278,10 +278,10 @@ def confirm_transaction(*, line: BankTransaction, invoice: Invoice | None = None
     now = _now(now)
     with transaction.atomic():
         locked = BankTransaction.objects.select_for_update().filter(pk=line.pk).first()
+        if locked is not None and not locked.is_credit:
+            raise DomainError(_("Money out is not a payment of an invoice."))
         if locked is None or locked.status not in OPEN_LINE_STATUSES:
             raise _line_refused(line)
-        if not locked.is_credit:
-            raise DomainError(_("Money out is not a payment of an invoice."))
         invoice = invoice if invoice is not None else locked.invoice
         if invoice is None:
             raise DomainError(_("Choose the invoice this payment is for."), field="invoice")
