@@ -259,3 +259,16 @@ def test_the_admin_shows_statements_and_lines_read_only(client, march):
         assert response.status_code == 200, url
         assert 'name="_save"' not in response.content.decode()
     assert client.get(reverse("admin:banking_bankstatement_add")).status_code == 403
+
+
+def test_the_bank_pages_speak_german(client, owner):
+    from django.utils import translation
+
+    march_invoices()
+    with translation.override("de"):
+        statement = upload(CAMT_MARCH, by=owner)
+    client.cookies["django_language"] = "de"
+    page = client.get(reverse("banking:statement-detail", args=[statement.pk]), HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "5 neue Umsätze, 0 schon importiert." in page
+    assert "Rechnungsnummer 2026-0001 und offener Betrag (119,00\xa0€) stimmen überein." in page
+    assert "Alle 2 exakten Treffer erfassen" in page
