@@ -1,8 +1,8 @@
 """The two roles of the product, as Django groups with model permissions.
 
 * **Owner**: everything, including people (users and groups) and the schedules.
-* **Team member**: invoices, contacts, recurring payments, tasks and workflows; automations and their
-  history read-only.
+* **Team member**: invoices, contacts, recurring payments, tasks and workflows, bank statements;
+  automations, their history and the banks' CSV mappings read-only.
 
 A migration creates both groups from these definitions (`sync_roles`); a person gets a role by being
 put in its group (in the admin: Users → Groups). A signed-in person without a role sees a page that
@@ -18,10 +18,13 @@ TEAM_MEMBER = "Team member"
 
 # Apps whose every permission an owner has (axes: failed logins and lockouts, to unlock someone).
 # contenttypes, sessions and admin log entries are internals nobody edits by hand.
-OWNER_APPS = ("auth", "business", "invoices", "automations", "tasks", "workflows", "accounts", "django_q", "axes")
+OWNER_APPS = ("auth", "business", "invoices", "banking", "automations", "tasks", "workflows", "accounts", "django_q",
+              "axes")
 # Apps a team member works in fully, and the app they may only look at.
 TEAM_APPS = ("invoices", "tasks", "workflows", "accounts")
-TEAM_READ_ONLY_APPS = ("automations", "business")
+# banking: a team member imports statements and records their payments (invoices.add_payment), but the
+# banks' CSV mappings are the owner's.
+TEAM_READ_ONLY_APPS = ("automations", "business", "banking")
 
 
 def sync_roles(apps: Any) -> None:

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "business",
     "invoices",
     "documents",
+    "banking",
     "automations",
     "tasks",
     "workflows",

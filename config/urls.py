@@ -24,6 +24,7 @@ urlpatterns = [
     # ESP delivery-tracking webhooks: ANYMAIL_WEBHOOK_SECRET and the ESP's signature (config.webhooks).
     path("anymail/<slug:esp>/tracking/", tracking_webhook, name="tracking-webhook"),
     path("invoices/", include("invoices.urls")),
+    path("bank/", include("banking.urls")),
     path("automations/", include("automations.urls")),
     path("tasks/", include("tasks.urls")),
     path("workflows/", include("workflows.urls")),

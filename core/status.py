@@ -15,6 +15,9 @@ STATUS_TONES = {
     "unknown": "danger",
     # tasks
     "open": "primary", "done": "success",
+    # bank statements ("done": imported, "failed" above) and their lines
+    "queued": "warning", "processing": "warning",
+    "new": "warning", "suggested": "info", "confirmed": "success", "ignored": "muted",
 }
 
 

@@ -5,7 +5,7 @@ team member and an owner, and checks who gets in where.
   switch, the public invoice page (a signed link) and the ESP webhooks (their own secret); the admin
   sends to its own login page.
 * Outsider: 403 on every page of the product (GET and POST), the admin sends to its login page.
-* Team member: 403 on every page that changes automations, never on the others.
+* Team member: 403 on every page that changes automations or a bank's CSV mapping, never on the others.
 * Owner: never 403.
 Refused POSTs change nothing. A new URL that this test cannot fill in fails it, so a page cannot be
 added without deciding who may open it.
@@ -24,6 +24,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from automations import services as automation_services
 from automations.models import Automation, Run
+from banking import services as banking_services
+from banking.models import CsvMapping
 from invoices.public import make_token
 from tasks import services as task_services
 from tests.base import make_contact, make_invoice, make_outsider, make_owner, make_plan, make_team_member
@@ -37,6 +39,8 @@ TEAM_MEMBER_FORBIDDEN = {
     "automations:automation-wizard", "automations:email-preview", "automations:automation-import",
     "automations:run-retry", "automations:automation-edit", "automations:automation-switch",
     "automations:automation-delete", "automations:automation-test",
+    # The banks' CSV mappings are the owner's; a team member imports statements with them.
+    "banking:mapping-create", "banking:mapping-edit", "banking:mapping-delete",
 }
 
 SUMMARY: dict[str, int] = {}
@@ -69,9 +73,15 @@ def world(db, django_capture_on_commit_callbacks):
     card = workflow_services.place_card(contact=contact, step=step)
     task = task_services.create_task(title="Call Ada", contact=contact, invoice=invoice)
     run = Run.objects.get(automation=automation)
+    mapping = CsvMapping.objects.create(name="Sparkasse", date_column="Buchungstag", amount_column="Betrag",
+                                        text_column="Verwendungszweck")
+    statement = banking_services.upload_statement(
+        file_name="march.csv", format="csv", mapping=mapping,
+        content=f"Buchungstag;Betrag;Verwendungszweck\n02.03.2026;119,00;RE {invoice.number}\n".encode())
     return {
         "owner": owner, "invoice": invoice, "contact": contact, "plan": plan, "workflow": workflow,
         "step": step, "card": card, "task": task, "automation": automation, "run": run,
+        "statement": statement, "transaction": statement.transactions.get(), "mapping": mapping,
     }
 
 
@@ -83,7 +93,8 @@ def app_kwargs(name: str, route: str, world: dict) -> dict:
         for prefix, key in [("invoice-", "invoice"), ("contact-", "contact"), ("recurring-", "plan"),
                             ("automation-", "automation"), ("run-", "run"), ("task-", "task"),
                             ("workflow-", "workflow"), ("step-add", "workflow"), ("card-add", "workflow"),
-                            ("step-", "step"), ("card-", "card")]:
+                            ("step-", "step"), ("card-", "card"), ("statement-", "statement"),
+                            ("transaction-", "transaction"), ("mapping-", "mapping")]:
             if short.startswith(prefix):
                 kwargs["pk"] = world[key].pk
                 break
@@ -123,7 +134,8 @@ def admin_urls(world: dict) -> list[str]:
 def snapshot() -> dict[str, int]:
     """Rows per model of the product: a refused request must not change any."""
     return {m._meta.label: m._default_manager.count()
-            for label in ("invoices", "automations", "tasks", "workflows") for m in apps.get_app_config(label).get_models()}
+            for label in ("invoices", "banking", "automations", "tasks", "workflows")
+            for m in apps.get_app_config(label).get_models()}
 
 
 def test_anonymous_visitors_are_sent_to_the_login_page_except_on_public_pages(client, world):

@@ -27,6 +27,7 @@ from django.core.management.base import CommandError
 from django.http import HttpResponse
 
 from automations.models import Action, Automation, Event, Run
+from banking.models import BankStatement, BankTransaction, CsvMapping
 from core.errors import DomainError
 from invoices.models import Contact, Invoice, LineItem, Payment, RecurringPayment
 from tasks.models import Task
@@ -50,6 +51,9 @@ WATCHED: dict[str, tuple[type, tuple[str, ...]]] = {
     "User": (User, ("username", "is_active", "is_staff", "is_superuser")),
     "Group": (Group, ("name",)),
     "UserGroup": (User.groups.through, ("user_id", "group_id")),
+    "BankStatement": (BankStatement, ("file_name", "status", "lines_new")),
+    "BankTransaction": (BankTransaction, ("key", "status", "invoice_id", "payment_id", "error")),
+    "CsvMapping": (CsvMapping, ("name", "delimiter", "header_row")),
 }
 
 

@@ -891,9 +891,155 @@ WEBHOOK_CASES = [
     Case("webhook-empty-object", "http", "Resend webhook: {}", webhook("resend", b"{}"), UNREADABLE),
 ]
 
+
+# --- Bank statements: files that are not what they claim, rows a bank never writes -------------
+
+from banking import services as banking  # noqa: E402
+from banking.models import CsvMapping  # noqa: E402
+from tests.banking.support import DB_MARCH, camt, credit, read as bank_file  # noqa: E402
+
+NOT_CAMT = "This is not a CAMT.053 bank statement."
+DB_HEADER = "Buchungstag;Wert;Umsatzart;Begünstigter / Auftraggeber;Verwendungszweck;IBAN;Betrag;Währung\n"
+DB_ROW = "02.03.2026;02.03.2026;Gutschrift;Ada;RE 2026-0001;DE02120300000000202051;119,00;EUR\n"
+
+
+def bank_mapping(ctx, **fields: Any) -> dict[str, Any]:
+    mapping = CsvMapping.objects.create(**{
+        "name": "Deutsche Bank", "date_column": "Buchungstag", "value_date_column": "Wert", "amount_column": "Betrag",
+        "currency_column": "Währung", "payer_column": "Begünstigter / Auftraggeber", "iban_column": "IBAN",
+        "text_column": "Verwendungszweck", **fields})
+    return {"mapping": mapping}
+
+
+def statement_upload(content: bytes | str, *, format: str = "camt053", name: str = "statement.xml"):
+    raw = content.encode("cp1252") if isinstance(content, str) else content
+
+    def act(ctx, o):
+        data = {"file": SimpleUploadedFile(name, raw), "format": format}
+        if "mapping" in o:
+            data["mapping"] = str(o["mapping"].pk)
+        return ctx.post("/bank/upload/", data)
+    return act
+
+
+def csv_upload(content: bytes | str):
+    return statement_upload(content, format="csv", name="statement.csv")
+
+
+BOMB = (b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;'
+        b'&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>\n'
+        b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt><Stmt>&lol3;</Stmt>'
+        b'</BkToCstmrStmt></Document>')
+EXTERNAL = (b'<?xml version="1.0"?>\n<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n'
+            b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt><Stmt><Id>&x;</Id>'
+            b'</Stmt></BkToCstmrStmt></Document>')
+CAMT_054 = (b'<?xml version="1.0"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.08">'
+            b'<BkToCstmrDbtCdtNtfctn/></Document>')
+
+
+def bank_line(ctx, *, amount: str = "119.00", currency: str = "EUR") -> dict[str, Any]:
+    invoice = make_invoice(status="sent", currency=currency)  # 119.00 due
+    statement = banking.upload_statement(file_name="s.xml", format="camt053", content=camt(
+        credit(amount, f"RE {invoice.number}", ref=f"R-{invoice.pk}") + (
+            '<Ntry><Amt Ccy="EUR">5.00</Amt><CdtDbtInd>DBIT</CdtDbtInd><Sts>BOOK</Sts>'
+            f'<BookgDt><Dt>2026-03-11</Dt></BookgDt><AcctSvcrRef>D-{invoice.pk}</AcctSvcrRef></Ntry>')))
+    return {"invoice": invoice, "line": statement.transactions.get(is_credit=True),
+            "debit": statement.transactions.get(is_credit=False)}
+
+
+def recorded_line(ctx) -> dict[str, Any]:
+    objects = bank_line(ctx)
+    banking.confirm_transaction(line=objects["line"])
+    return objects
+
+
+def confirm_line(**fields: str):
+    def act(ctx, o):
+        return ctx.post(f"/bank/lines/{o['line'].pk}/confirm/", fields)
+    return act
+
+
+def mapping_post(**fields: str):
+    def act(ctx, o):
+        return ctx.post("/bank/mappings/new/", {
+            "name": "Sparkasse", "delimiter": ";", "decimal_comma": "on", "date_format": "%d.%m.%Y", "encoding": "auto",
+            "header_row": "0", "date_column": "Buchungstag", "amount_column": "Betrag", "text_column": "Verwendungszweck",
+            **fields})
+    return act
+
+
+BANK_CASES = [
+    Case("bank-not-xml", "import", "a text file uploaded as CAMT.053", statement_upload(b"Kontoauszug\nMaerz 2026\n"),
+         NOT_CAMT + " The XML cannot be read at line 1.", "file"),
+    Case("bank-camt-054", "import", "a CAMT.054 notification instead of a statement", statement_upload(CAMT_054),
+         NOT_CAMT + " It is “camt.054.001.08”. Export the statement as CAMT.053 or CSV.", "file"),
+    Case("bank-xml-bomb", "import", "an XML bomb (nested entities, billion laughs)", statement_upload(BOMB),
+         NOT_CAMT + " It declares a document type (DTD), which bank statements never do.", "file"),
+    Case("bank-xml-external-entity", "import", "an external entity reading /etc/passwd", statement_upload(EXTERNAL),
+         NOT_CAMT + " It declares a document type (DTD), which bank statements never do.", "file"),
+    Case("bank-oversize", "import", "a statement of 20 MB and one byte",
+         statement_upload(b"<" + b"x" * (20 * 1024 * 1024)),
+         "The file is 20.0 MB; statements of at most 20 MB can be imported. Export a shorter period.", "file"),
+    Case("bank-empty-file", "import", "an empty file", statement_upload(b""), "The submitted file is empty.", "file"),
+    Case("bank-camt-amount-3-decimals", "import", "a CAMT entry of 119.005 EUR",
+         statement_upload(camt(credit("119.005", "RE 2026-0001"))),
+         "The file was not imported: Line 4: the entry has no readable amount.", "file"),
+    Case("bank-camt-no-booking-date", "import", "a CAMT entry without a booking date",
+         statement_upload(camt(credit("10.00", "x").replace("<BookgDt><Dt>2026-03-10</Dt></BookgDt>", ""))),
+         "The file was not imported: Line 4: the entry has no readable booking date.", "file"),
+    Case("bank-csv-without-mapping", "import", "a CSV without choosing the bank",
+         csv_upload(DB_HEADER + DB_ROW), "Choose the bank's CSV mapping.", "mapping"),
+    Case("bank-csv-wrong-delimiter", "import", "a semicolon CSV read with a comma mapping",
+         csv_upload(bank_file(DB_MARCH)),
+         "No line with the columns “Buchungstag”, “Betrag” was found. Are the delimiter (“,”) and the column names "
+         "of the mapping right?", "file", lambda ctx: bank_mapping(ctx, delimiter=",")),
+    Case("bank-csv-bad-amount", "import", "an amount of 12,3x on line 3",
+         csv_upload("Umsätze\n" + DB_HEADER + DB_ROW.replace("119,00", "12,3x")),
+         "The file was not imported: Line 3: “12,3x” is not an amount.", "file", bank_mapping),
+    Case("bank-csv-bad-date", "import", "a booking date of 31.02.2026 on line 2",
+         csv_upload(DB_HEADER + DB_ROW.replace("02.03.2026;02.03", "31.02.2026;02.03")),
+         "The file was not imported: Line 2: “31.02.2026” is not a date like 31.12.2026.", "file", bank_mapping),
+    Case("bank-csv-many-bad-lines", "import", "seven bad amounts",
+         csv_upload(DB_HEADER + DB_ROW.replace("119,00", "x") * 7),
+         "Line 6: “x” is not an amount. … and 2 more.", "file", bank_mapping),
+    Case("bank-csv-short-line", "import", "a transaction line with 3 of 8 columns",
+         csv_upload(DB_HEADER + "02.03.2026;02.03.2026;Gutschrift\n"),
+         "The file was not imported: Line 2: it has 3 columns; the headings have 8.", "file", bank_mapping),
+    Case("bank-csv-latin1-read-as-utf8", "import", "a Latin-1 file with the mapping saying UTF-8",
+         csv_upload(bank_file(DB_MARCH)),
+         "Line 1: the byte 0xE4 is not UTF-8 text. Choose the file's encoding in the bank's mapping.", "file",
+         lambda ctx: bank_mapping(ctx, encoding="utf-8")),
+    Case("bank-csv-unknown-bytes", "import", "bytes that are neither UTF-8 nor Windows-1252 (0x81)",
+         csv_upload(DB_HEADER.encode() + b"\x81\x8d;x\n"),
+         "Line 2: the byte 0x81 is neither UTF-8 nor Windows-1252 text.", "file", bank_mapping),
+    Case("bank-csv-binary", "import", "a binary file uploaded as CSV", csv_upload(b"PK\x03\x04\x00\x00binary"),
+         "This is not a CSV file: it holds binary data (zero bytes). Export the statement as CSV text.", "file",
+         bank_mapping),
+    Case("bank-confirm-more-than-line", "http", "record 200.00 from a line of 119.00",
+         confirm_line(amount="200.00"), "The line brought in €119.00; no more than that can be recorded from it.",
+         setup=bank_line, changes={"BankTransaction": 0}),
+    Case("bank-confirm-unknown-invoice", "http", "record a line on invoice 2099-9999",
+         confirm_line(invoice="2099-9999"), "There is no invoice 2099-9999.", setup=bank_line),
+    Case("bank-confirm-other-currency", "http", "a EUR line recorded on a USD invoice",
+         lambda ctx, o: confirm_line(invoice=o["invoice"].number)(ctx, o), "is in USD; this line is in EUR.",
+         setup=lambda ctx: bank_line(ctx, currency="USD"), changes={"BankTransaction": 0}),
+    Case("bank-confirm-overpay", "http", "a line of 150.00 recorded on 119.00 due with the amount typed in",
+         confirm_line(amount="150.00"), "€150.00 is more than the €119.00 still due on invoice",
+         setup=lambda ctx: bank_line(ctx, amount="150.00"), changes={"BankTransaction": 0}),
+    Case("bank-confirm-twice", "http", "a recorded line confirmed again (Back and submit)", confirm_line(),
+         "This line is recorded already.", setup=recorded_line),
+    Case("bank-confirm-money-out", "service", "a line of money out recorded as a payment",
+         lambda ctx, o: banking.confirm_transaction(line=o["debit"], invoice=o["invoice"]),
+         "Money out is not a payment of an invoice.", setup=bank_line),
+    Case("bank-mapping-header-row-1001", "form", "a CSV mapping with the headings on line 1001",
+         mapping_post(header_row="1001"), "Ensure this value is less than or equal to 1000.", "header_row"),
+    Case("bank-mapping-name-crlf", "form", "a CSV mapping named with CR/LF",
+         mapping_post(name="Spar\r\nkasse"), "This field cannot contain line breaks.", "name"),
+]
+
 CATALOGUE = (FORM_CASES + TASK_AND_BOARD_CASES + SIZE_CASES + TEMPLATE_CASES + ADMIN_CASES + SERVICE_CASES + STATE_CASES + IMPORT_CASES
              + SKIP_CASES + EMAIL_CASES + WEBHOOK_CASES + PEOPLE_CASES + DOOR_CASES
-             + LOGIN_CASES)
+             + LOGIN_CASES + BANK_CASES)
 
 
 @pytest.mark.parametrize("case", CATALOGUE, ids=str)

@@ -6,7 +6,8 @@ Apps stand in layers; each may import only the layers below it:
     config                      settings, URLs
     dashboard  demo             pages and data on top of everything
     automations                 the engine: reads invoices, creates tasks, moves cards
-    documents  tasks  workflows the invoice as PDF and e-invoice; Tasks & Reminders; boards (beside each other)
+    documents  banking  tasks  workflows   the invoice as PDF and e-invoice; bank statement import; Tasks &
+                                Reminders; boards (beside each other)
     invoices                    contacts, invoices, payments, plans
     business                    the business profile: the seller on every invoice
     accounts                    people, roles, permissions
@@ -18,7 +19,7 @@ from __future__ import annotations
 import grimp
 import pytest
 
-LAYERS = [["config"], ["dashboard", "demo"], ["automations"], ["documents", "tasks", "workflows"], ["invoices"], ["business"], ["accounts"],
+LAYERS = [["config"], ["dashboard", "demo"], ["automations"], ["documents", "banking", "tasks", "workflows"], ["invoices"], ["business"], ["accounts"],
           ["core"]]
 APPS = [app for layer in LAYERS for app in layer]
 

@@ -46,6 +46,8 @@ def test_every_form_that_creates_something_is_sent_once(owner_client):
         reverse("workflows:workflow-create"): None,
         reverse("workflows:workflow-board", args=[board.pk]): reverse("workflows:step-add", args=[board.pk]),
         reverse("automations:automation-import"): None,
+        reverse("banking:statement-upload"): None,
+        reverse("banking:mapping-create"): None,
     }
     for page, action in pages.items():
         response = owner_client.get(page)
