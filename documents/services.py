@@ -75,8 +75,8 @@ def document_filename(invoice: Invoice, kind: str) -> str:
             stem = pgettext("file name", "Credit-note")
         else:
             stem = pgettext("file name", "Invoice")
-        draft = f"-{pgettext('file name', 'draft')}" if invoice.status == InvoiceStatus.DRAFT else ""
-    base = f"{stem}-{invoice.number}{draft}"
+        draft = pgettext("file name", "draft") if invoice.status == InvoiceStatus.DRAFT else ""
+    base = f"{stem}-{invoice.number}-{draft}" if draft else f"{stem}-{invoice.number}"
     return f"{base}.pdf" if kind == "pdf" else f"{base}-{kind}.xml"
 
 
