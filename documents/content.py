@@ -186,7 +186,10 @@ def content_of(invoice: Invoice) -> Content:
         type_code=TYPE_CREDIT_NOTE if original is not None else TYPE_INVOICE, language=language_of(invoice),
         issue_date=invoice.issue_date, due_date=invoice.due_date, service_date=invoice.service_date,
         service_end=invoice.service_end, currency=invoice.currency, tax_treatment=invoice.tax_treatment,
-        seller=seller, buyer=_buyer(buyer_snapshot), bank=bank, footer=footer, notes=invoice.notes, lines=lines,
+        # A credit note's notes are the reference the service wrote, in whatever language was active
+        # then; the document states the reference itself, in the customer's language.
+        seller=seller, buyer=_buyer(buyer_snapshot), bank=bank, footer=footer,
+        notes="" if original is not None else invoice.notes, lines=lines,
         tax_groups=tax_groups, subtotal=invoice.subtotal, tax_total=invoice.tax_total, total=invoice.total,
         amount_paid=invoice.amount_paid,
         original_number=original.number if original is not None else "",

@@ -56,6 +56,7 @@ SEPA_COUNTRIES = frozenset(
     "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK "
     "AD CH GB GI IS LI MC NO SM VA".split()
 )
+XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 NS = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
     "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
@@ -155,9 +156,11 @@ def data_dict(content: Content, *, flavour: Flavour) -> dict[str, Any]:
     if flavour == "xrechnung":
         data["BT-10"] = BUYER_REFERENCE_NONE
         data["BT-23"] = PROCESS_BILLING
-    # Leistungsdatum: the day of delivery, or the service period; without one, the issue date.
+    # Leistungsdatum: the day of delivery, or the service period, whose service is complete (and so
+    # supplied) on its last day; without one, the issue date.
     if content.service_date and content.service_end:
         data["BT-73"], data["BT-74"] = content.service_date, content.service_end
+        data["BT-72"] = content.service_end
     else:
         data["BT-72"] = content.service_date or content.issue_date
     if content.is_credit_note:
@@ -191,10 +194,12 @@ def cii_xml(content: Content, *, flavour: Flavour) -> bytes:
     with translation.override(content.language):
         data = data_dict(content, flavour=flavour)
     xml = generate_cii_xml(data, level="en16931", check_xsd=False, check_schematron=False)
-    if flavour == "factur-x":
-        return xml
-    root = etree.fromstring(xml)
-    guideline = root.find("rsm:ExchangedDocumentContext/ram:GuidelineSpecifiedDocumentContextParameter/ram:ID", NS)
-    assert guideline is not None
-    guideline.text = GUIDELINE_XRECHNUNG
+    root = etree.fromstring(xml, etree.XMLParser(resolve_entities=False, no_network=True))
+    # An element the library leaves empty comes out as xsi:nil="true", which the schema refuses.
+    for element in root.iter():
+        element.attrib.pop(XSI_NIL, None)
+    if flavour == "xrechnung":
+        guideline = root.find("rsm:ExchangedDocumentContext/ram:GuidelineSpecifiedDocumentContextParameter/ram:ID", NS)
+        assert guideline is not None
+        guideline.text = GUIDELINE_XRECHNUNG
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

@@ -28,6 +28,7 @@ from django.http import HttpResponse
 
 from automations.models import Action, Automation, Event, Run
 from core.errors import DomainError
+from documents.models import StoredDocument
 from invoices.models import Contact, Invoice, LineItem, Payment, RecurringPayment
 from tasks.models import Task
 from workflows.models import Card, Step, Workflow
@@ -50,6 +51,7 @@ WATCHED: dict[str, tuple[type, tuple[str, ...]]] = {
     "User": (User, ("username", "is_active", "is_staff", "is_superuser")),
     "Group": (Group, ("name",)),
     "UserGroup": (User.groups.through, ("user_id", "group_id")),
+    "StoredDocument": (StoredDocument, ("invoice_id", "amount_paid")),
 }
 
 
