@@ -34,7 +34,7 @@ from typing import Any, Literal
 from django.utils import formats, translation
 from django.utils.translation import gettext as _
 from facturx import generate_cii_xml
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]  # no stubs pinned
 
 from business import services as business
 

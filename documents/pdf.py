@@ -32,7 +32,7 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 from django.utils import formats, translation
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]  # no stubs pinned
 from weasyprint import CSS, HTML, Attachment
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
