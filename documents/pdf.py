@@ -58,7 +58,7 @@ class RefusedURL(ValueError):
 
 
 class LocalFetcher(URLFetcher):
-    """WeasyPrint's URL fetcher for invoices: our static files and data: URLs, nothing else.
+    """WeasyPrint's URL fetcher for invoices: our static files, the invoice font and data: URLs, nothing else.
 
     A refused URL is logged by WeasyPrint and left out of the document; the rendering goes on.
     """
