@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.permissions import requires
 from accounts.views import set_language
 from dashboard.views import dashboard
+from documents.views import public_invoice_pdf
 from invoices.views import public_invoice
 
 from .webhooks import tracking_webhook
@@ -21,10 +22,13 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     # The customer's read-only invoice page, reached by a signed link (no login).
     path("i/<str:token>/", login_not_required(public_invoice), name="invoice-public"),
+    path("i/<str:token>/pdf/", login_not_required(public_invoice_pdf), name="invoice-public-pdf"),
     # ESP delivery-tracking webhooks: ANYMAIL_WEBHOOK_SECRET and the ESP's signature (config.webhooks).
     path("anymail/<slug:esp>/tracking/", tracking_webhook, name="tracking-webhook"),
     path("invoices/", include("invoices.urls")),
     path("bank/", include("banking.urls")),
+    # The invoice's PDF and e-invoice downloads (the team's; the customer's is invoice-public-pdf).
+    path("documents/", include("documents.urls")),
     path("automations/", include("automations.urls")),
     path("tasks/", include("tasks.urls")),
     path("workflows/", include("workflows.urls")),

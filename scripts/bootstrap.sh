@@ -76,3 +76,26 @@ ensure_assets() {
     say "WARNING: npm ci failed (see above): going on WITHOUT the front-end packages; pages will be unstyled."
   fi
 }
+
+# The system libraries that WeasyPrint (the invoice PDFs) loads, as Debian/Ubuntu packages: Pango
+# and its FreeType backend, HarfBuzz's subsetter (embedding only the glyphs used) and one font for
+# what the invoice font (Inter, from npm) does not cover.
+PDF_PACKAGES="libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core"
+
+# pdf_libraries_ok: WeasyPrint finds its libraries (after ensure_venv).
+pdf_libraries_ok() { "$VENV/bin/python" -c 'import weasyprint' >/dev/null 2>&1; }
+
+# ensure_pdf_libraries: stops with the command that installs them when they are missing (./run
+# never installs system packages by itself).
+ensure_pdf_libraries() {
+  pdf_libraries_ok && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo "
+  say "Invoice PDFs need the Pango text library (used by WeasyPrint), which this machine does not have."
+  say "On Debian or Ubuntu, install it with:"
+  say ""
+  say "  ${sudo}apt-get install $PDF_PACKAGES"
+  say ""
+  say "(on macOS: brew install pango), then start ./run again."
+  exit 1
+}

@@ -2,8 +2,8 @@
 team member and an owner, and checks who gets in where.
 
 * Anonymous: every page redirects to the login page, except the login page itself, the language
-  switch, the public invoice page (a signed link) and the ESP webhooks (their own secret); the admin
-  sends to its own login page.
+  switch, the public invoice page and its PDF (a signed link) and the ESP webhooks (their own
+  secret); the admin sends to its own login page.
 * Outsider: 403 on every page of the product (GET and POST), the admin sends to its login page.
 * Team member: 403 on every page that changes automations or a bank's CSV mapping, never on the others.
 * Owner: never 403.
@@ -32,7 +32,7 @@ from tests.base import make_contact, make_invoice, make_outsider, make_owner, ma
 from workflows import services as workflow_services
 
 # Pages that open without a login, each for its own reason.
-PUBLIC = {"login", "logout", "set_language", "invoice-public"}
+PUBLIC = {"login", "logout", "set_language", "invoice-public", "invoice-public-pdf"}
 # What a team member may not do: build, change, switch, delete, test or import automations, retry runs.
 TEAM_MEMBER_FORBIDDEN = {
     "automations:automation-new", "automations:automation-custom", "automations:automation-template",

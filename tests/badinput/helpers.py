@@ -29,6 +29,7 @@ from django.http import HttpResponse
 from automations.models import Action, Automation, Event, Run
 from banking.models import BankStatement, BankTransaction, CsvMapping
 from core.errors import DomainError
+from documents.models import StoredDocument
 from invoices.models import Contact, Invoice, LineItem, Payment, RecurringPayment
 from tasks.models import Task
 from workflows.models import Card, Step, Workflow
@@ -54,6 +55,7 @@ WATCHED: dict[str, tuple[type, tuple[str, ...]]] = {
     "BankStatement": (BankStatement, ("file_name", "status", "lines_new")),
     "BankTransaction": (BankTransaction, ("key", "status", "invoice_id", "payment_id", "error")),
     "CsvMapping": (CsvMapping, ("name", "delimiter", "header_row")),
+    "StoredDocument": (StoredDocument, ("invoice_id", "amount_paid")),
 }
 
 

@@ -28,6 +28,7 @@ from automations import dispatch
 from automations.models import Run
 from invoices import services
 from invoices.models import Invoice
+from invoices.public import make_token, revoke_public_links
 from tests.automations.test_views_support import EMAIL, TASK, Builder, action_post_data, make_automation
 from tests.base import PASSWORD, make_contact, make_invoice, make_owner, make_plan, make_team_member
 from tasks.services import create_task
@@ -1040,6 +1041,50 @@ BANK_CASES = [
 CATALOGUE = (FORM_CASES + TASK_AND_BOARD_CASES + SIZE_CASES + TEMPLATE_CASES + ADMIN_CASES + SERVICE_CASES + STATE_CASES + IMPORT_CASES
              + SKIP_CASES + EMAIL_CASES + WEBHOOK_CASES + PEOPLE_CASES + DOOR_CASES
              + LOGIN_CASES + BANK_CASES)
+# --- Document downloads: links a customer mangles or keeps too long, ids that do not exist -------
+
+NOTHING_HERE = "There is nothing at this address."
+
+
+def a_draft(ctx) -> dict[str, Any]:
+    return {"invoice": make_invoice(status="draft")}
+
+
+def revoked_link() -> dict[str, Any]:
+    invoice = make_invoice(status="sent")
+    token = make_token(invoice)
+    revoke_public_links(invoice=invoice)
+    return {"invoice": invoice, "token": token}
+
+
+def tampered(token: str) -> str:
+    return token[:-1] + ("B" if token.endswith("A") else "A")
+
+
+def public_pdf(token) -> Any:
+    return lambda ctx, o: ctx.client.get(f"/i/{token(o)}/pdf/")
+
+
+DOCUMENT_CASES = [
+    Case("public-pdf-tampered-token", "http", "the public PDF link with one character changed",
+         public_pdf(lambda o: tampered(make_token(o["invoice"]))), NOTHING_HERE, setup=sent_invoice),
+    Case("public-pdf-garbage-token", "http", "the public PDF link with a made-up token",
+         public_pdf(lambda o: "not-a-token"), NOTHING_HERE),
+    Case("public-pdf-revoked", "http", "the public PDF link after the links were revoked",
+         lambda ctx, o: ctx.client.get(f"/i/{o['token']}/pdf/"), NOTHING_HERE,
+         setup=lambda ctx: revoked_link()),
+    Case("public-pdf-draft", "http", "a public PDF link made for a draft",
+         public_pdf(lambda o: make_token(o["invoice"])), NOTHING_HERE, setup=a_draft),
+    Case("pdf-unknown-invoice", "http", "the PDF of an invoice id that does not exist",
+         lambda ctx, o: ctx.client.get("/documents/invoices/999999/pdf/"), NOTHING_HERE),
+    Case("xml-unknown-invoice", "http", "the XRechnung of an invoice id that does not exist",
+         lambda ctx, o: ctx.client.get("/documents/invoices/999999/xrechnung/"), NOTHING_HERE),
+]
+
+
+CATALOGUE = (FORM_CASES + TASK_AND_BOARD_CASES + SIZE_CASES + TEMPLATE_CASES + ADMIN_CASES + SERVICE_CASES + STATE_CASES + IMPORT_CASES
+             + SKIP_CASES + EMAIL_CASES + WEBHOOK_CASES + PEOPLE_CASES + DOOR_CASES
+             + LOGIN_CASES + DOCUMENT_CASES)
 
 
 @pytest.mark.parametrize("case", CATALOGUE, ids=str)

@@ -187,10 +187,12 @@ def test_void_the_status_and_void_the_button_differ_in_german():
 
 
 # The UI says "du" to the owner and the team, as the help article does; what reaches the business's
-# customers (the ready-made emails) says "Sie". Capitalised "Sie"/"Ihr…" also starts sentences about
-# a thing ("Sie behält ihre Nummer" = the invoice): those entries are listed here, each checked by eye.
+# customers (the ready-made emails, and the invoice document: its texts have the context
+# CUSTOMER_DOCUMENT) says "Sie". Capitalised "Sie"/"Ihr…" also starts sentences about a thing ("Sie
+# behält ihre Nummer" = the invoice): those entries are listed here, each checked by eye.
 FORMAL = re.compile(r"\b(Sie|Ihnen|Ihr|Ihre|Ihrem|Ihren|Ihrer|Ihres)\b")
 INFORMAL = re.compile(r"\b(du|dich|dir|dein|deine|deinem|deinen|deiner|deines)\b", re.IGNORECASE)
+CUSTOMER_DOCUMENT = "invoice document"
 THIRD_PERSON_SIE = {
     "The invoice to %(name)s over %(total)s will be canceled. It keeps its number, cannot be sent or paid any more, "
     "and this cannot be undone.",
@@ -208,8 +210,11 @@ def test_the_ui_says_du_and_only_customer_emails_say_sie(db):
     customer_texts = set(customer_email_texts("en"))
     assert len(customer_texts) >= 6, "the ready-made emails were not found"
     formal_ui = [e["msgid"] for e in messages()
-                 if e["msgid"] not in customer_texts | THIRD_PERSON_SIE
+                 if e["msgid"] not in customer_texts | THIRD_PERSON_SIE and e["msgctxt"] != CUSTOMER_DOCUMENT
                  and any(FORMAL.search(text) for text in e["msgstr"].values())]
+    customer_document = [e["msgid"] for e in messages() if e["msgctxt"] == CUSTOMER_DOCUMENT
+                         and any(INFORMAL.search(text) for text in e["msgstr"].values())]
+    assert customer_document == [], f"the invoice document says Sie to the customer: {customer_document}"
     assert formal_ui == [], f"use du/dein/imperative for the person using the product: {formal_ui}"
 
 
