@@ -376,6 +376,14 @@ def missing_for_sending(invoice: Invoice) -> list[str]:
             "contact": contact.name})
     if invoice.tax_treatment == TaxTreatment.REVERSE_CHARGE and not contact.vat_id:
         problems.append(_("Reverse charge needs the VAT ID of %(contact)s.") % {"contact": contact.name})
+    profile = business.get_profile()
+    if invoice.tax_treatment == TaxTreatment.REVERSE_CHARGE and not profile.vat_id:
+        problems.append(_("Reverse charge needs your own VAT ID in the business profile."))
+    if contact.is_business:
+        # The e-invoice (XRechnung) a business customer gets names the seller's phone (BR-DE-6; its
+        # email falls back to the sending address).
+        if not profile.phone:
+            problems.append(_("An e-invoice to a business customer needs your phone number in the business profile."))
     return problems
 
 

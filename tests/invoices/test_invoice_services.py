@@ -876,3 +876,19 @@ def test_ten_megabyte_notes_are_refused_and_nothing_is_saved():
         services.create_invoice(contact=make_contact(), notes="x" * 10_000_000,
                                 items=[{"description": "A", "quantity": "1", "unit_price": "1.00"}])
     assert not Invoice.objects.exists()
+
+
+def test_sending_names_what_a_legal_e_invoice_still_lacks(business_profile):
+    from business.services import update_profile
+
+    update_profile(phone="", vat_id="")
+    business_customer = make_contact(is_business=True)
+    invoice = make_invoice(contact=business_customer)
+    with pytest.raises(DomainError) as refused:
+        services.send_invoice(invoice=invoice)
+    assert "needs your phone number in the business profile" in refused.value.message
+    reverse = make_invoice(contact=make_contact(is_business=True, vat_id="ATU13585627", country="AT"),
+                           tax_treatment="reverse_charge",
+                           items=[{"description": "Design", "quantity": "1", "unit_price": "100.00", "tax_rate": "0"}])
+    with pytest.raises(DomainError, match="Reverse charge needs your own VAT ID"):
+        services.send_invoice(invoice=reverse)
