@@ -297,6 +297,11 @@ CACHES = {
 Q_STUCK_SECONDS = env_int("Q_STUCK_SECONDS", 120)
 if Q_STUCK_SECONDS < 10:
     raise ImproperlyConfigured(f"Q_STUCK_SECONDS must be at least 10, not {Q_STUCK_SECONDS}.")
+# An event still waiting for dispatch after this long: the dashboard warns owners, and
+# `manage.py health` fails.
+EVENT_WAIT_WARNING_MINUTES = env_int("EVENT_WAIT_WARNING_MINUTES", 5)
+if EVENT_WAIT_WARNING_MINUTES < 1:
+    raise ImproperlyConfigured(f"EVENT_WAIT_WARNING_MINUTES must be at least 1, not {EVENT_WAIT_WARNING_MINUTES}.")
 
 # --- Forms ----------------------------------------------------------------------------------
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"

@@ -38,6 +38,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
+from automations.health import waiting_events
 from automations.models import Event, Run
 from automations.triggers import EVENT_LABELS
 from tasks.models import Task, TaskStatus
@@ -275,6 +276,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "task_list_url": url_or("tasks:task-list"),
         "automations_url": url_or("automations:automation-list"),
         "default_currency": settings.DEFAULT_CURRENCY,
+        # Owners are told when events wait for a worker that is down or stuck.
+        "waiting_events": waiting_events() if request.user.has_perm("automations.change_automation") else None,
     })
 
 
