@@ -158,9 +158,18 @@ def read_marks(directory: Path, alive: set[int], progress: Progress) -> Progress
             progress.started = max(progress.started, started_at)
             progress.finished = max(progress.finished, finished_at)
             progress.busy = progress.busy or (role == "busy" and int(path.name) in alive)
-        if int(path.name) not in alive:
+        if int(path.name) not in alive and not _alive(int(path.name)):  # (not a process born since `alive`)
             path.unlink(missing_ok=True)
     return progress
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            data = stat.read()
+    except OSError:
+        return False
+    return data[data.rindex(b")") + 2:].split()[0] != b"Z"
 
 
 @dataclass
