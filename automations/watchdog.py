@@ -35,10 +35,10 @@ How it recovers
 ---------------
 SIGINT to the cluster (graceful: running tasks finish), then, as soon as none of its workers is in
 a task (and at least RESTART_GRACE seconds later) or after the stop timeout, SIGKILL to every
-process left of it; then a fresh `qcluster`. The tasks the stuck cluster had taken come back by
-themselves: the database broker hands them out again after Q_RETRY; on Redis they are gone, and
-the outbox sweeper re-sends their events and runs. Every step of a run is idempotent, so nothing
-is lost or done twice. A cluster that exits on its own is started again the same way (after a
+process left of it; then a fresh `qcluster`. The tasks the stuck cluster had taken are held until
+Q_RETRY (database broker) or gone (Redis); the outbox sweeper re-sends their events and runs, and
+the supervisor queues it right after the restart instead of waiting for its next slot. Every step
+of a run is idempotent, so nothing is lost or done twice. A cluster that exits on its own is started again the same way (after a
 pause that grows to a minute while it keeps failing).
 
 Linux only (it reads /proc); elsewhere the supervisor runs `qcluster` without watching it.
@@ -57,7 +57,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -190,9 +190,9 @@ class Detector:
     started_at: float
     waiting_since: float | None = None
     unsaved_since: float | None = None
+    unsaved_finished: float = 0.0
     saved: float = 0.0
     reported_at: float | None = None
-    notes: list[str] = field(default_factory=list)
 
     def check(self, look: Look, now: float) -> str | None:
         progress = look.progress
@@ -211,11 +211,14 @@ class Detector:
                     f"{look.queued} in the broker" if look.queued else "") if part)
                 return f"tasks waited {quiet:.0f} s ({where}) and none of its workers took one"
 
+        # One result may be lost with the worker that had it: only results that keep finishing and
+        # never get saved mean the monitor or the result queue is stuck.
         if progress.saved != self.saved:
             self.saved, self.unsaved_since = progress.saved, None
         if progress.finished > progress.saved:
-            self.unsaved_since = self.unsaved_since or now
-            if now - self.unsaved_since >= after:
+            if self.unsaved_since is None:
+                self.unsaved_since, self.unsaved_finished = now, progress.finished
+            elif progress.finished > self.unsaved_finished and now - self.unsaved_since >= after:
                 return f"its workers finished tasks and the monitor saved no result for {now - self.unsaved_since:.0f} s"
         else:
             self.unsaved_since = None
@@ -279,8 +282,10 @@ class Supervisor:
 
     def __init__(self, command: list[str], *, stuck_after: float, stop_timeout: float,
                  interval: float | None = None, restart_grace: float = RESTART_GRACE,
-                 preexec_fn: Callable[[], None] | None = None, say: Callable[[str], None] = log.warning) -> None:
+                 preexec_fn: Callable[[], None] | None = None, after_restart: Callable[[], None] | None = None,
+                 say: Callable[[str], None] = log.warning) -> None:
         self.command = command
+        self.after_restart = after_restart
         self.stuck_after = stuck_after
         self.stop_timeout = stop_timeout
         self.interval = interval or max(1.0, min(5.0, stuck_after / 10))
@@ -314,6 +319,8 @@ class Supervisor:
             while self._stop_signal is None:
                 started = time.monotonic()
                 self._start()
+                if self.restarts and self.after_restart is not None:
+                    self._call_after_restart()
                 outcome = self._watch()
                 if outcome == "stop":
                     break
@@ -324,6 +331,7 @@ class Supervisor:
                     self.say(f"qcluster_supervised: the cluster exited on its own (exit code {code}); "
                              f"starting it again in {backoff:.0f} s.")
                     self._sleep(backoff)
+                    self.restarts += 1
                 else:
                     self.say(f"qcluster_supervised: the cluster (pid {self.process.pid}) is stuck: {outcome}; "
                              "restarting it.")
@@ -333,6 +341,12 @@ class Supervisor:
         finally:
             self._kill_leftovers()
             shutil.rmtree(self.marks, ignore_errors=True)
+
+    def _call_after_restart(self) -> None:
+        try:
+            self.after_restart()
+        except Exception as exc:  # the database or Redis is down: the schedule will do it later
+            log.warning("qcluster_supervised: after the restart: %s", exc)
 
     def _run_unwatched(self) -> int:
         self._start()
@@ -461,6 +475,15 @@ class Supervisor:
         deadline = time.monotonic() + seconds
         while self._stop_signal is None and time.monotonic() < deadline:
             time.sleep(POLL_SECONDS)
+
+
+def sweep_now() -> None:
+    """After a restart: the tasks the old cluster had taken are gone (Redis) or held until Q_RETRY
+    (database broker). The outbox sweeper finds their events and runs, so it runs now rather than
+    at its next slot (it is safe to run twice at once)."""
+    from django_q.tasks import async_task
+
+    async_task("automations.jobs.sweep", group="automations")
 
 
 def qcluster_command() -> list[str]:

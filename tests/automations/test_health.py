@@ -1,7 +1,7 @@
 """`manage.py health`, the waiting-events selector and the dashboard's warning to owners.
 
 The real clusters (a stuck one restarted by its supervisor, workers killed from outside) are in
-tests/reliability (test_9 and test_10)."""
+tests/reliability (scenario 9, test_outside_kills.py)."""
 
 from __future__ import annotations
 

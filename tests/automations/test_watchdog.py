@@ -75,6 +75,9 @@ def test_results_that_never_reach_the_monitor_are_stuck():
     assert detector.check(look(finished=20, saved=9), 30) is None
     assert detector.check(look(finished=40, saved=9), 41) == (
         "its workers finished tasks and the monitor saved no result for 30 s")
+    # One result lost with the worker that had it (killed after its task) is not a stuck monitor.
+    one_lost = Detector(stuck_after=30, started_at=0)
+    assert all(one_lost.check(look(finished=10, saved=9), now) is None for now in range(11, 300, 5))
     # A monitor that keeps saving, however far behind, is not stuck.
     saving = Detector(stuck_after=30, started_at=0)
     for now in range(0, 300, 5):

@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from automations.watchdog import RESTART_GRACE, Supervisor, qcluster_command
+from automations.watchdog import RESTART_GRACE, Supervisor, qcluster_command, sweep_now
 from core.management.commands.runall import _die_with_parent
 
 
@@ -52,7 +52,7 @@ class Command(BaseCommand):
         supervisor = Supervisor(
             qcluster_command(), stuck_after=stuck_seconds, stop_timeout=stop_timeout, restart_grace=restart_grace,
             # If this process is killed outright, the cluster still gets its graceful stop.
-            preexec_fn=_die_with_parent(signal.SIGINT), say=self._say,
+            preexec_fn=_die_with_parent(signal.SIGINT), after_restart=sweep_now, say=self._say,
         )
         code = supervisor.run()
         if code:
