@@ -9,4 +9,7 @@ class AutomationsConfig(AppConfig):
 
     def ready(self) -> None:
         # The outbox: invoice signals become Event rows in the same transaction.
-        from . import receivers, tracking  # noqa: F401
+        from . import receivers, tracking, watchdog  # noqa: F401
+
+        # Under `manage.py qcluster_supervised`, the cluster's processes mark their progress.
+        watchdog.connect_marks()

@@ -301,6 +301,26 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["poll"] = 0.5
+    # django-q2 saves each cluster's status (its heartbeat, the length of its own queue) every half
+    # second in a cache; with Redis in Redis. Files here, so that other processes of the host see
+    # it (`manage.py health`, `qcluster_supervised`), not each process's own memory.
+    Q_CLUSTER["cache"] = "django_q"
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "django_q": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                 "LOCATION": str(VAR_DIR / "cache" / "django_q")},
+}
+# `manage.py qcluster_supervised` (what runall runs) restarts its cluster when tasks have waited
+# this long and none of its workers started one: a worker killed from outside can leave the
+# cluster's shared queue locked for good (automations/watchdog.py).
+Q_STUCK_SECONDS = env_int("Q_STUCK_SECONDS", 120)
+if Q_STUCK_SECONDS < 10:
+    raise ImproperlyConfigured(f"Q_STUCK_SECONDS must be at least 10, not {Q_STUCK_SECONDS}.")
+# An event still waiting for dispatch after this long: the dashboard warns owners, and
+# `manage.py health` fails.
+EVENT_WAIT_WARNING_MINUTES = env_int("EVENT_WAIT_WARNING_MINUTES", 5)
+if EVENT_WAIT_WARNING_MINUTES < 1:
+    raise ImproperlyConfigured(f"EVENT_WAIT_WARNING_MINUTES must be at least 1, not {EVENT_WAIT_WARNING_MINUTES}.")
 
 # --- Forms ----------------------------------------------------------------------------------
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"

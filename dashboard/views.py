@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from automations.health import waiting_events
 from automations.models import Run
 from core.dates import business_today
 from tasks.models import Task, TaskStatus
@@ -61,4 +62,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "runs": runs,
         "tasks": tasks,
         "default_currency": settings.DEFAULT_CURRENCY,
+        # Owners are told when events wait for a worker that is down or stuck.
+        "waiting_events": waiting_events() if request.user.has_perm("automations.change_automation") else None,
     })

@@ -76,12 +76,14 @@ class Cluster:
     """`manage.py qcluster` in its own process group, on the test database."""
 
     def __init__(self, *, workdir: Path, workers: int = 2, redis_url: str = "",
-                 extra_env: dict[str, str] | None = None, name: str = "") -> None:
+                 extra_env: dict[str, str] | None = None, name: str = "",
+                 command: tuple[str, ...] = ("qcluster",)) -> None:
         from django.conf import settings
 
         # A name given again is the same cluster restarted: it takes over the queue left behind.
         self.name = name or f"test-{uuid.uuid4().hex[:10]}"
         self.redis_url = redis_url
+        self.command = list(command)  # e.g. ("qcluster_supervised", "--restart-grace", "5")
         self.workdir = workdir
         self.mail_dir = workdir / "mail"
         self.mail_dir.mkdir(parents=True, exist_ok=True)
@@ -113,7 +115,7 @@ class Cluster:
     def start(self, *, wait: float = 30.0) -> Cluster:
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"], cwd=BASE_DIR, env=self.env,
+            [sys.executable, "manage.py", *self.command], cwd=BASE_DIR, env=self.env,
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: stopped as a whole, never ours
         )

@@ -13,3 +13,7 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.reliability.hooks.FaultHooksConfig"]
 AUTOMATION_RUN_LEASE_SECONDS = int(os.environ.get("FAULT_LEASE_SECONDS", "8"))
 AUTOMATION_SWEEP_AFTER_SECONDS = int(os.environ.get("FAULT_SWEEP_AFTER_SECONDS", "15"))
 AUTOMATION_RETRY_BACKOFF_SECONDS = int(os.environ.get("FAULT_BACKOFF_SECONDS", "2"))
+
+# Each line of a fault cluster's log says when it happened (the recoveries are measured in seconds).
+LOGGING = {**LOGGING, "formatters": {"timed": {"format": "%(asctime)s %(message)s"}},  # noqa: F405
+           "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "timed"}}}

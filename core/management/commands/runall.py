@@ -4,8 +4,9 @@ The one-machine way to run the product; `./run` ends in it. Each child gets its 
 Ctrl-C in the terminal reaches only this process, which then stops each child the way it stops
 gracefully:
 
-- qcluster gets SIGINT: it takes no new tasks and lets the running ones finish. SIGTERM would kill
-  its worker processes, and the tasks they are running, at once.
+- qcluster (run by `manage.py qcluster_supervised`, which restarts it if it gets stuck) gets SIGINT:
+  it takes no new tasks and lets the running ones finish. SIGTERM would kill its worker processes,
+  and the tasks they are running, at once.
 - gunicorn gets SIGTERM: it finishes the requests in flight.
 
 Whatever is still alive after --stop-timeout seconds is killed together with every process of its
@@ -166,7 +167,12 @@ class Command(BaseCommand):
             # gunicorn must be done before we give up on it.
             "--graceful-timeout", str(max(1, int(stop_timeout) - 5)),
         ]
-        worker_command = [sys.executable, str(base_dir / "manage.py"), "qcluster"]
+        # qcluster under its supervisor, which restarts it when it is stuck (automations/watchdog.py);
+        # it must be done before we give up on it, like gunicorn.
+        worker_command = [
+            sys.executable, str(base_dir / "manage.py"), "qcluster_supervised",
+            "--stop-timeout", str(max(1, int(stop_timeout) - 5)),
+        ]
 
         children: list[Child] = []
         failure: str | None = None
