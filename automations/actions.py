@@ -29,7 +29,7 @@ from workflows import services as workflow_services
 
 from . import placeholders
 from .errors import ActionError, ActionSkipped
-from .mailer import email_texts, send_for_run
+from .mailer import action_texts, send_for_run
 from .models import SETTINGS_FIELDS, DigestLock, Event, RunAction, RunActionStatus
 from .models import Action as ActionRow
 
@@ -210,7 +210,7 @@ class SendEmail(Action):
             if invoices is None:
                 raise ActionSkipped(str(_("in one email with the customer's other invoices of this reminder")))
         send_for_run(run=run, action=action, result=result,
-                     context=run_context(run, now=now, texts=(*email_texts(action, run.contact.language), action.sender_name),
+                     context=run_context(run, now=now, texts=(*action_texts(action, run.contact.language), action.sender_name),
                                          invoices=invoices))
 
     @classmethod

@@ -29,6 +29,8 @@ import datetime as dt
 import logging
 import time
 import traceback
+from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -50,6 +52,7 @@ from .models import (
     ContactGate,
     DispatchFlag,
     Event,
+    LeasedWork,
     Run,
     RunAction,
     RunActionStatus,
@@ -189,47 +192,65 @@ def claim_events(*, batch_size: int = BATCH_SIZE, now: dt.datetime | None = None
 # --- Executing a run --------------------------------------------------------------------------
 
 
-def _claim_runs(run_ids: list[int], now: dt.datetime, *, untried_only: bool = False) -> list[int]:
-    """Take the lease on every run of `run_ids` that is pending, free and due (and, with
-    `untried_only`, never tried before), in one statement; each counts an attempt before any work.
-    Returns the ids claimed."""
-    if not run_ids:
+def claim(model: type[LeasedWork], ids: list[int], now: dt.datetime, *, untried_only: bool = False,
+          statuses: Sequence[str] = (RunStatus.PENDING,)) -> list[int]:
+    """Take the lease on every row of `ids` (runs, invoice emails) whose status is one of
+    `statuses`, that is free and due (and, with `untried_only`, never tried before), in one
+    statement; each counts an attempt before any work. Returns the ids claimed."""
+    if not ids:
         return []
-    table = Run._meta.db_table
+    table = model._meta.db_table
     adapt = connection.ops.adapt_datetimefield_value
-    placeholders = ", ".join(["%s"] * len(run_ids))
+    placeholders = ", ".join(["%s"] * len(ids))
+    status_placeholders = ", ".join(["%s"] * len(statuses))
     untried = "AND attempts = 0 " if untried_only else ""
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET locked_until = %s, attempts = attempts + 1, started_at = %s "
-            f"WHERE id IN ({placeholders}) AND status = %s {untried}"
+            f"WHERE id IN ({placeholders}) AND status IN ({status_placeholders}) {untried}"
             f"AND (locked_until IS NULL OR locked_until < %s) AND (next_attempt_at IS NULL OR next_attempt_at <= %s) "
             f"RETURNING id",
-            [adapt(now + LEASE), adapt(now), *run_ids, RunStatus.PENDING, adapt(now), adapt(now)],
+            [adapt(now + LEASE), adapt(now), *ids, *statuses, adapt(now), adapt(now)],
         )
         return sorted(row[0] for row in cursor.fetchall())
+
+
+def _claim_runs(run_ids: list[int], now: dt.datetime, *, untried_only: bool = False) -> list[int]:
+    return claim(Run, run_ids, now, untried_only=untried_only)
 
 
 def _claim_run(run_id: int, now: dt.datetime) -> bool:
     return bool(_claim_runs([run_id], now))
 
 
-def _finish(run: Run, status: str, *, reason: str = "", error: str = "", now: dt.datetime) -> None:
-    # `now` is when the attempt started (tests move it); the run finished at the later of that and
-    # the clock.
-    Run.objects.filter(pk=run.pk).update(
+def finish(row: LeasedWork, status: str, *, reason: str = "", error: str = "", now: dt.datetime, **fields: Any) -> None:
+    """Record the outcome of a run or an invoice email and release its lease."""
+    # `now` is when the attempt started (tests move it); it finished at the later of that and the clock.
+    type(row)._default_manager.filter(pk=row.pk).update(
         status=status, reason=reason[:300], error=error, finished_at=max(now, timezone.now()), locked_until=None,
-        next_attempt_at=None,
+        next_attempt_at=None, **fields,
     )
-    run.status, run.reason, run.error = status, reason, error
+    row.status, row.reason, row.error = status, reason, error  # type: ignore[attr-defined]
 
 
-def _retry_later(run: Run, error: str, *, now: dt.datetime) -> None:
-    if run.attempts >= MAX_ATTEMPTS:
-        _finish(run, RunStatus.FAILED, error=_("Gave up after %(n)d attempts. Last error: %(error)s") % {
-            "n": run.attempts, "error": error}, now=now)
+def retry_later(row: LeasedWork, error: str, *, now: dt.datetime) -> None:
+    """A temporary failure: try again after the backoff, or fail for good at the attempt cap."""
+    if row.attempts >= MAX_ATTEMPTS:
+        finish(row, RunStatus.FAILED, error=_("Gave up after %(n)d attempts. Last error: %(error)s") % {
+            "n": row.attempts, "error": error}, now=now)
         return
-    Run.objects.filter(pk=run.pk).update(error=error, locked_until=None, next_attempt_at=now + backoff(run.attempts))
+    type(row)._default_manager.filter(pk=row.pk).update(error=error, locked_until=None,
+                                                        next_attempt_at=now + backoff(row.attempts))
+
+
+def gave_up(row: LeasedWork, *, now: dt.datetime) -> bool:
+    """A row claimed more often than the cap allows stopped its worker every time (a poisoned run,
+    an email whose rendering crashes the process): it fails now, with its last error if it has one."""
+    if row.attempts <= MAX_ATTEMPTS:
+        return False
+    finish(row, RunStatus.FAILED, now=now, error=row.error or _(
+        "Gave up after %(n)d attempts: each one stopped its worker.") % {"n": row.attempts - 1})
+    return True
 
 
 def trigger_no_longer_holds(event: Event, automation: Automation | None = None, *, now: dt.datetime | None = None) -> str:
@@ -460,13 +481,11 @@ def _execute_together(runs: list[Run], actions: dict[int, list[Action]], now: dt
 
 def _execute_claimed(run: Run, actions: list[Action], results: dict[int, RunAction], now: dt.datetime) -> str:
 
-    if run.attempts > MAX_ATTEMPTS:
-        _finish(run, RunStatus.FAILED, now=now, error=run.error or _(
-            "Gave up after %(n)d attempts: the run stopped its worker each time.") % {"n": run.attempts - 1})
+    if gave_up(run, now=now):
         return run.status
     reason = _why_skip(run, now)
     if reason:
-        _finish(run, RunStatus.SKIPPED, reason=reason, now=now)
+        finish(run, RunStatus.SKIPPED, reason=reason, now=now)
         return run.status
     if hold_outside_sending_hours(run, actions, now) is not None:
         return RunStatus.PENDING
@@ -507,22 +526,22 @@ def _run_actions(run: Run, actions: list[Action], results: dict[int, RunAction],
             if exc.permanent:
                 RunAction.objects.filter(pk=result.pk).exclude(status=RunActionStatus.UNKNOWN).update(
                     status=RunActionStatus.FAILED, error=exc.message, updated_at=timezone.now())
-                _finish(run, RunStatus.FAILED, error=exc.message, now=now)
+                finish(run, RunStatus.FAILED, error=exc.message, now=now)
             else:
                 RunAction.objects.filter(pk=result.pk).update(error=exc.message, updated_at=timezone.now())
-                _retry_later(run, exc.message, now=now)
+                retry_later(run, exc.message, now=now)
             return Run.objects.values_list("status", flat=True).get(pk=run.pk)
         except Exception as exc:  # an unexpected bug or outage: retried, then shown as failed
             log.exception("Run %s: action %s failed", run.pk, action.kind)
             message = f"{type(exc).__name__}: {exc}"
             RunAction.objects.filter(pk=result.pk).update(error=message + "\n" + traceback.format_exc(limit=5),
                                                           updated_at=timezone.now())
-            _retry_later(run, message, now=now)
+            retry_later(run, message, now=now)
             return Run.objects.values_list("status", flat=True).get(pk=run.pk)
     if done == 0 and skipped:
-        _finish(run, RunStatus.SKIPPED, reason="; ".join(skipped), now=now)
+        finish(run, RunStatus.SKIPPED, reason="; ".join(skipped), now=now)
     else:
-        _finish(run, RunStatus.SUCCEEDED, reason="; ".join(skipped), now=now)
+        finish(run, RunStatus.SUCCEEDED, reason="; ".join(skipped), now=now)
     return run.status
 
 
@@ -543,9 +562,14 @@ def execute_runs(run_ids: list[int]) -> int:
 
 def enqueue_runs(run_ids: list[int], *, chunk: int = 100) -> None:
     """Hand runs to the queue in chunks (one broker for all of them)."""
+    enqueue("automations.dispatch.execute_runs", run_ids, chunk=chunk)
+
+
+def enqueue(func: str, ids: list[int], *, chunk: int) -> None:
+    """Queue `func(ids)` for the ids in chunks, with one broker for all of them."""
     from django_q.brokers import get_broker
     from django_q.tasks import async_task
 
     broker = get_broker()
-    for start in range(0, len(run_ids), chunk):
-        async_task("automations.dispatch.execute_runs", run_ids[start:start + chunk], group="automations", broker=broker)
+    for start in range(0, len(ids), chunk):
+        async_task(func, ids[start:start + chunk], group="automations", broker=broker)

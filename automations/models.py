@@ -274,23 +274,34 @@ class RunStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
-class Run(models.Model):
+class LeasedWork(models.Model):
+    """Work a queue task carries out at least once and records so that it is done once: an
+    automation's run, an invoice's email. A worker takes a lease on the row and counts the attempt
+    before it starts (automations.dispatch.claim), a temporary failure waits for its backoff, and
+    the sweeper hands out again what a dead worker left behind."""
+
+    reason = models.CharField(_("reason"), max_length=300, blank=True, help_text=_("Why it was skipped."))
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    # The lease of the worker carrying it out; an expired lease means that worker died.
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+    # When a temporary failure may be tried again (backoff).
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Run(LeasedWork):
     Status = RunStatus
 
     automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="runs", verbose_name=_("automation"))
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="runs", verbose_name=_("event"))
     contact = models.ForeignKey("invoices.Contact", on_delete=models.PROTECT, related_name="+", verbose_name=_("contact"))
     status = models.CharField(_("status"), max_length=10, choices=RunStatus.choices, default=RunStatus.PENDING)
-    reason = models.CharField(_("reason"), max_length=300, blank=True, help_text=_("Why the run was skipped."))
-    error = models.TextField(_("error"), blank=True)
-    attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    # The lease of the worker executing the run; an expired lease means that worker died.
-    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
-    # When a temporary failure may be tried again (backoff).
-    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
-    started_at = models.DateTimeField(_("started"), null=True, blank=True)
-    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("run")
@@ -423,11 +434,78 @@ class DispatchFlag(models.Model):
     requested_at = models.DateTimeField(null=True, blank=True)
 
 
+class InvoiceEmailKind(models.TextChoices):
+    INVOICE = "invoice", _("Invoice")
+    CREDIT_NOTE = "credit_note", _("Credit note")
+    RESEND = "resend", _("Sent again")
+
+
+class InvoiceEmailStatus(models.TextChoices):
+    """The same values as an action's email (RunActionStatus): one ledger serves both
+    (automations.mailer.send_recorded)."""
+
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    SUCCEEDED = "succeeded", _("Sent")
+    SKIPPED = "skipped", _("Skipped")
+    FAILED = "failed", _("Failed")
+    UNKNOWN = "unknown", _("Unknown (may have been sent)")
+
+
+class InvoiceEmail(LeasedWork):
+    """An invoice (or credit note) emailed to its contact: the outbox row of one email, written in
+    the transaction that sent the invoice (or voided it, or asked to send it again), carried out by
+    a queue task (automations.delivery) and its own ledger: `pending → sending → succeeded`; a
+    `sending` found by a later attempt becomes `unknown` and is never sent again by itself."""
+
+    Kind = InvoiceEmailKind
+    Status = InvoiceEmailStatus
+
+    invoice = models.ForeignKey("invoices.Invoice", on_delete=models.PROTECT, related_name="emails",
+                                verbose_name=_("invoice"))
+    kind = models.CharField(_("kind"), max_length=12, choices=InvoiceEmailKind.choices, default=InvoiceEmailKind.INVOICE)
+    status = models.CharField(_("status"), max_length=10, choices=InvoiceEmailStatus.choices,
+                              default=InvoiceEmailStatus.PENDING)
+    # The contact's address when the email was asked for (empty: it is skipped).
+    email_to = models.EmailField(_("sent to"), blank=True)
+    # Fixes the email's Message-ID and the ESPs' idempotency key: one email, however often handed over.
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, unique=True)
+    message_id = models.CharField(_("message id"), max_length=300, blank=True)
+    email_status = models.CharField(_("delivery status"), max_length=30, blank=True, choices=DeliveryStatus.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("asked for by"),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("invoice email")
+        verbose_name_plural = _("invoice emails")
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["message_id"], name="invoiceemail_message_idx"),
+            # The sweeper looks only at emails not finished.
+            models.Index(fields=["next_attempt_at"], condition=Q(status__in=["pending", "sending"]),
+                         name="invoiceemail_open_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=InvoiceEmailStatus.values), name="invoiceemail_status_valid"),
+            models.CheckConstraint(condition=Q(kind__in=InvoiceEmailKind.values), name="invoiceemail_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice} · {self.email_to or '—'} · {self.get_status_display()}"
+
+
 class EmailEvent(models.Model):
-    """A delivery event of an automation's email, from the ESP's tracking webhook (anymail)."""
+    """A delivery event of an automation's or an invoice's email, from the ESP's tracking webhook (anymail)."""
 
     result = models.ForeignKey(RunAction, on_delete=models.CASCADE, null=True, blank=True, related_name="email_events",
                                verbose_name=_("action result"))
+    invoice_email = models.ForeignKey(InvoiceEmail, on_delete=models.CASCADE, null=True, blank=True,
+                                      related_name="email_events", verbose_name=_("invoice email"))
     message_id = models.CharField(_("message id"), max_length=300, db_index=True)
     event_id = models.CharField(_("event id"), max_length=300, unique=True)
     event_type = models.CharField(_("event"), max_length=30, choices=DeliveryStatus.choices)

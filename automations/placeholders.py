@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.utils import formats, translation
-from django.utils.html import escape, linebreaks
+from django.utils.html import escape, format_html, linebreaks
 from django.utils.translation import gettext_lazy as _
 
 from core.money import format_money
@@ -93,13 +93,22 @@ def render_text(text: str, context: Mapping[str, str]) -> str:
     return TOKEN.sub(lambda m: context.get(m.group(1), ""), text)
 
 
+# Placeholders whose value is an address of ours: a real link in the HTML part.
+LINKS = frozenset({"invoice.link"})
+
+
 def render_html(text: str, context: Mapping[str, str]) -> str:
-    """The HTML part: the author's text and every value escaped, paragraphs from blank lines."""
+    """The HTML part: the author's text and every value escaped, paragraphs from blank lines; the
+    invoice's link is a link."""
     pieces = []
     last = 0
     for match in TOKEN.finditer(text):
         pieces.append(escape(text[last:match.start()]))
-        pieces.append(escape(context.get(match.group(1), "")))
+        value = context.get(match.group(1), "")
+        if match.group(1) in LINKS and value.startswith(("https://", "http://")):
+            pieces.append(format_html('<a href="{}">{}</a>', value, value))
+        else:
+            pieces.append(escape(value))
         last = match.end()
     pieces.append(escape(text[last:]))
     return linebreaks("".join(pieces), autoescape=False)
@@ -131,7 +140,7 @@ def names_in(*texts: str) -> set[str]:
 
 def context_for(
     *, contact, invoice=None, plan=None, today: dt.date, link: str | Callable[[], str] = "", language: str = "en",
-    names: Iterable[str] | None = None, invoices: list | None = None,
+    names: Iterable[str] | None = None, invoices: list | None = None, business_name: str | None = None,
 ) -> dict[str, str]:
     """The flat dict of plain strings a text is rendered from, formatted in `language`.
 
@@ -140,6 +149,7 @@ def context_for(
 
     With `names`, only those values are made (formatting money and signing a link cost more than
     the rest of a task run); `link` may then be a function, called only if `invoice.link` is one.
+    `business_name` is the seller's name (the business profile's) where the caller knows it.
     """
     values: dict[str, Callable[[], object]] = {
         "contact.first_name": lambda: contact.first_name,
@@ -147,7 +157,7 @@ def context_for(
         "contact.name": lambda: contact.name,
         "contact.email": lambda: contact.email,
         "contact.company": lambda: contact.company,
-        "business.name": lambda: settings.BUSINESS_NAME,
+        "business.name": lambda: settings.BUSINESS_NAME if business_name is None else business_name,
     }
     if invoice is not None:
         values.update({

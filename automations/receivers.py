@@ -7,6 +7,9 @@ schedule finds the undispatched event and wakes it again.
 
 Each event has a unique `key` for the things that happen once (an invoice is sent once, becomes
 overdue once per due date, …), so a repeated signal can never make a second event.
+
+An invoice sent (or a credit note issued) with `deliver=True` also gets its email's outbox row
+here, in the same transaction (automations.delivery).
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from django.dispatch import receiver
 
 from invoices import signals
 
-from . import dispatch
-from .models import Event
+from . import delivery, dispatch
+from .models import Event, InvoiceEmailKind
 from .triggers import Trigger
 
 
@@ -37,9 +40,17 @@ def _record(*, kind: str, key: str, now, contact_id: int, invoice_id: int | None
 
 
 @receiver(signals.invoice_sent, dispatch_uid="automations.invoice_sent")
-def on_invoice_sent(*, invoice, now, **kwargs) -> None:
+def on_invoice_sent(*, invoice, now, by=None, deliver: bool = False, **kwargs) -> None:
     _record(kind=Trigger.INVOICE_SENT, key=f"invoice_sent:{invoice.pk}", now=now,
             contact_id=invoice.contact_id, invoice_id=invoice.pk)
+    if deliver:
+        delivery.queue_email(invoice=invoice, kind=InvoiceEmailKind.INVOICE, by=by)
+
+
+@receiver(signals.credit_note_issued, dispatch_uid="automations.credit_note_issued")
+def on_credit_note_issued(*, invoice, by=None, deliver: bool = False, **kwargs) -> None:
+    if deliver:
+        delivery.queue_email(invoice=invoice, kind=InvoiceEmailKind.CREDIT_NOTE, by=by)
 
 
 @receiver(signals.invoice_paid, dispatch_uid="automations.invoice_paid")

@@ -5,13 +5,15 @@ actions or not at all. The actions' settings are checked by their kind
 (`automations.actions.ACTIONS[kind].clean_settings`, through `Action.full_clean`), the same check
 the admin's forms run, so there is one set of rules whoever saves.
 
-Dispatching events to automations (the engine) is not here yet.
+Invoice emails asked for by a person: "Resend" (a new email) and "Retry" (a failed one again).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -23,11 +25,25 @@ from core.dates import business_today
 from core.errors import DomainError, messages_by_field
 from core.fields import model_field
 from core.validators import reject_null_characters
+from invoices.models import Invoice, InvoiceStatus
 from workflows.models import Step
 
 from .actions import ACTIONS
-from . import conditions, dispatch
-from .models import SETTINGS_FIELDS, Action, ActionKind, ReminderStep, Automation, Run, RunAction, RunActionStatus, RunStatus
+from . import conditions, delivery, dispatch
+from .models import (
+    SETTINGS_FIELDS,
+    Action,
+    ActionKind,
+    Automation,
+    InvoiceEmail,
+    InvoiceEmailKind,
+    InvoiceEmailStatus,
+    ReminderStep,
+    Run,
+    RunAction,
+    RunActionStatus,
+    RunStatus,
+)
 from .triggers import SCHEDULE_TRIGGERS, Frequency, Trigger
 
 # "Not given: keep it as it is" (update_automation), or "not given: the default" (create_automation).
@@ -488,3 +504,40 @@ def retry_run(*, run: Run, by=None) -> Run:
         transaction.on_commit(lambda: dispatch.enqueue_runs([run.pk]))
     run.refresh_from_db()
     return run
+
+
+# --- Invoice emails ---------------------------------------------------------------------------
+
+# What can be emailed again: an invoice the customer has (sent, overdue, paid) and a credit note.
+RESENDABLE = (InvoiceStatus.SENT, InvoiceStatus.OVERDUE, InvoiceStatus.PAID, InvoiceStatus.ISSUED)
+
+
+def resend_invoice_email(*, invoice: Invoice, by=None) -> InvoiceEmail:
+    """Email the invoice (or credit note) to its contact once more: a new email of its own, sent
+    by a worker like the first. Only ever asked for by a person; nothing sends it again by itself."""
+    with transaction.atomic():
+        locked = Invoice.objects.select_for_update().select_related("contact").filter(pk=invoice.pk).first()
+        if locked is None or locked.status not in RESENDABLE:
+            current = InvoiceStatus(locked.status).label if locked else _("deleted")
+            raise DomainError(_("Invoice %(number)s cannot be emailed again: it is %(status)s.") % {
+                "number": invoice.number, "status": current})
+        if not (locked.contact.email or "").strip():
+            raise DomainError(_("%(contact)s has no email address; add one to the contact first.") % {
+                "contact": locked.contact.name})
+        return delivery.queue_email(invoice=locked, kind=InvoiceEmailKind.RESEND, by=by,
+                                    key=f"invoice-{locked.pk}-resend-{uuid.uuid4().hex}")
+
+
+def retry_invoice_email(*, email: InvoiceEmail, by=None) -> InvoiceEmail:
+    """failed → pending: the same email (its Message-ID too) is tried again at once by a worker."""
+    with transaction.atomic():
+        changed = InvoiceEmail.objects.filter(pk=email.pk, status=InvoiceEmailStatus.FAILED).update(
+            status=InvoiceEmailStatus.PENDING, attempts=0, next_attempt_at=None, locked_until=None, error="",
+            finished_at=None)
+        if changed != 1:
+            current = InvoiceEmail.objects.filter(pk=email.pk).values_list("status", flat=True).first()
+            raise DomainError(_("Only an email that failed can be tried again; this one is %(status)s.") % {
+                "status": InvoiceEmailStatus(current).label if current else _("deleted")})
+        transaction.on_commit(partial(delivery.enqueue, [email.pk]), robust=True)
+    email.refresh_from_db()
+    return email

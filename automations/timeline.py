@@ -1,5 +1,5 @@
 """What happened to one invoice, for its page: its events with the automation runs each caused,
-and its creation, payments and voiding. The invoice page includes it by URL
+its emails with their delivery status, and its creation, payments and voiding. The invoice page includes it by URL
 (`automations:invoice-timeline`), so the invoices app needs to know nothing of the engine."""
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from .triggers import EVENT_LABELS
 
 def invoice_timeline(invoice: Invoice) -> list[dict[str, Any]]:
     """What happened to the invoice, oldest first: its events (with the automation runs each one
-    caused), and its creation, payments and voiding."""
+    caused), its emails (sent, waiting, failed, …, with the delivery status the ESP reported), and
+    its creation, payments and voiding."""
     entries: list[dict[str, Any]] = [
         {"at": invoice.created_at, "label": _("Created"), "icon": "file-earmark-plus", "runs": []},
     ]
@@ -40,6 +41,10 @@ def invoice_timeline(invoice: Invoice) -> list[dict[str, Any]]:
                         "payment": payment})
     if invoice.voided_at:
         entries.append({"at": invoice.voided_at, "label": _("Voided"), "icon": "x-circle", "runs": []})
+    for email in invoice.emails.select_related("created_by").order_by("created_at", "pk"):
+        label = (_("Email to %(to)s") % {"to": email.email_to}) if email.email_to else _("Not emailed")
+        entries.append({"at": email.sent_at or email.created_at, "label": label, "icon": "envelope", "runs": [],
+                        "email": email})
     # The service stamps "paid" with its clock before the payment row gets its own: the last
     # payment is what made the invoice paid, so "paid" goes after it.
     last_payment = max((p.created_at for p in payments), default=None)

@@ -1,4 +1,5 @@
-"""Delivery status from the ESP: anymail's tracking webhook → EmailEvent → the run history.
+"""Delivery status from the ESP: anymail's tracking webhook → EmailEvent → the run history and
+the invoice's timeline.
 
 anymail verifies the webhook (ANYMAIL_WEBHOOK_SECRET basic auth, and the ESP's signature where
 it has one) and sends its `tracking` signal. An ESP may deliver the same event twice, or twice at
@@ -16,7 +17,7 @@ from django.db.models import F
 from django.dispatch import receiver
 from django.utils import timezone
 
-from .models import EmailEvent, RunAction
+from .models import EmailEvent, InvoiceEmail, RunAction
 
 
 def _event_id(event) -> str:
@@ -27,33 +28,46 @@ def _event_id(event) -> str:
 
 
 def record_tracking_event(event) -> None:
-    """Store one anymail tracking event (once, however often it arrives)."""
+    """Store one anymail tracking event (once, however often it arrives), on the automation's or
+    the invoice's email it is about."""
     message_id = str(event.message_id or "")[:300]
     with transaction.atomic():
-        # Lock the result first: two events of one message stored at once are then recorded one
-        # after the other, and the second sees the first when it picks the newest (without the
-        # lock each could see only its own event and the later commit would win, newest or not).
-        result = (RunAction.objects.select_for_update().filter(message_id=message_id).order_by("pk").first()
-                  if message_id else None)
+        # Lock the email's record first: two events of one message stored at once are then
+        # recorded one after the other, and the second sees the first when it picks the newest
+        # (without the lock each could see only its own event and the later commit would win,
+        # newest or not).
+        record: RunAction | InvoiceEmail | None = None
+        if message_id:
+            record = (RunAction.objects.select_for_update().filter(message_id=message_id).order_by("pk").first()
+                      or InvoiceEmail.objects.select_for_update().filter(message_id=message_id).order_by("pk").first())
         EmailEvent.objects.bulk_create(
-            [EmailEvent(result=result, message_id=message_id, event_id=_event_id(event), event_type=event.event_type or "unknown",
+            [EmailEvent(message_id=message_id, event_id=_event_id(event), event_type=event.event_type or "unknown",
                         timestamp=event.timestamp, recipient=(event.recipient or "")[:254],
-                        description=event.description or "")],
+                        description=event.description or "", **_link(record))],
             ignore_conflicts=True,
         )
-        if result is not None:
-            refresh_email_status(result)
+        if record is not None:
+            refresh_email_status(record)
 
 
-def refresh_email_status(result: RunAction) -> None:
-    """Attach the stored events of the result's message (also those that arrived before its id was
-    saved) and show the newest one's status. Call with the result row locked."""
-    EmailEvent.objects.filter(message_id=result.message_id, result__isnull=True).update(result=result)
+def _link(record: RunAction | InvoiceEmail | None) -> dict[str, RunAction | InvoiceEmail]:
+    """The EmailEvent field that points at `record`."""
+    if record is None:
+        return {}
+    return {"invoice_email": record} if isinstance(record, InvoiceEmail) else {"result": record}
+
+
+def refresh_email_status(record: RunAction | InvoiceEmail) -> None:
+    """Attach the stored events of the record's message (also those that arrived before its id was
+    saved) and show the newest one's status. Call with the record's row locked."""
+    EmailEvent.objects.filter(message_id=record.message_id, result__isnull=True, invoice_email__isnull=True).update(
+        **_link(record))
     # An event without a time counts as the oldest (PostgreSQL sorts NULL first in DESC).
-    latest = (EmailEvent.objects.filter(message_id=result.message_id)
+    latest = (EmailEvent.objects.filter(message_id=record.message_id)
               .order_by(F("timestamp").desc(nulls_last=True), "-pk").first())
     if latest is not None:
-        RunAction.objects.filter(pk=result.pk).update(updated_at=timezone.now(), email_status=latest.event_type)
+        type(record)._default_manager.filter(pk=record.pk).update(updated_at=timezone.now(),
+                                                                  email_status=latest.event_type)
 
 
 @receiver(tracking, dispatch_uid="automations.tracking")

@@ -18,6 +18,12 @@ urlpatterns = [
     path("runs/<int:pk>/retry/", requires("automations.change_automation", views.run_retry), name="run-retry"),
     # The invoice page's timeline (a fragment it loads by this name).
     path("invoices/<int:pk>/timeline/", requires("invoices.view_invoice", views.invoice_timeline), name="invoice-timeline"),
+    # Emailing invoices is part of sending them (invoices.change_invoice: owners and team members).
+    path("invoices/<int:pk>/email/", requires("invoices.view_invoice", views.invoice_email_preview),
+         name="invoice-email-preview"),
+    path("invoices/<int:pk>/resend/", requires("invoices.change_invoice", views.invoice_resend), name="invoice-resend"),
+    path("invoice-emails/<int:pk>/retry/", requires("invoices.change_invoice", views.invoice_email_retry),
+         name="invoice-email-retry"),
     path("<int:pk>/", requires("automations.view_automation", views.automation_detail), name="automation-detail"),
     path("<int:pk>/edit/", requires("automations.change_automation", views.automation_edit), name="automation-edit"),
     path("<int:pk>/switch/", requires("automations.change_automation", views.automation_switch), name="automation-switch"),

@@ -25,16 +25,18 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.submissions import save_once
 from core.dates import business_today
 from core.errors import DomainError
+from core.forms import SubmitOnceMixin
 from core.views import flash_service, paginate, render_fragment, safe_next
 from invoices.models import Invoice
 from invoices.public import public_url
 
-from . import placeholders, portable, services
+from . import delivery, placeholders, portable, services
 from .mailer import build_message
 from .forms import KIND_ICONS, ImportForm, SendTestForm, invoice_choices_queryset
-from .models import Action, ActionKind, Automation, Run, RunAction, RunStatus
+from .models import Action, ActionKind, Automation, InvoiceEmail, Run, RunAction, RunStatus
 from .presets import TEMPLATES
 from .timeline import invoice_timeline as build_timeline
 from .triggers import FREQUENCY_HELP
@@ -154,6 +156,60 @@ def invoice_timeline(request: HttpRequest, pk: int) -> HttpResponse:
         title=_("Timeline of invoice %(number)s") % {"number": invoice.number},
         back_url=reverse("invoices:invoice-detail", args=[invoice.pk]), back_label=_("Back to the invoice"),
     )
+
+
+# --- An invoice's emails (the invoice page links here by URL name) ----------------------------
+
+
+def invoice_email_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """What the invoice's email will be (recipient, sender, subject, attachments): a fragment of the
+    invoice's send page. Nothing is rendered or sent."""
+    invoice = get_object_or_404(Invoice.objects.select_related("contact"), pk=pk)
+    return render_fragment(
+        request, "automations/_invoice_email_card.html", {"invoice": invoice, "preview": delivery.preview(invoice)},
+        title=_("Email of invoice %(number)s") % {"number": invoice.number},
+        back_url=reverse("invoices:invoice-send", args=[invoice.pk]), back_label=_("Back"),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def invoice_resend(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET shows the email that would go out again; POST sends it (once per form, see save_once)."""
+    invoice = get_object_or_404(Invoice.objects.select_related("contact"), pk=pk)
+    detail = reverse("invoices:invoice-detail", args=[invoice.pk])
+    if request.method == "POST":
+        def resend() -> str:
+            email = services.resend_invoice_email(invoice=invoice, by=request.user)
+            messages.success(request, _("Invoice %(number)s will be emailed to %(to)s again in a moment.") % {
+                "number": invoice.number, "to": email.email_to})
+            return detail + "#timeline"
+
+        try:
+            url, first = save_once(request, resend)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return redirect(detail)
+        if not first:
+            messages.warning(request, _("This email has already been sent again."))
+        return redirect(url)
+    problems = []
+    if invoice.status not in services.RESENDABLE:
+        problems.append(_("Invoice %(number)s cannot be emailed again: it is %(status)s.") % {
+            "number": invoice.number, "status": invoice.get_status_display()})
+    elif not (invoice.contact.email or "").strip():
+        problems.append(_("%(contact)s has no email address; add one to the contact first.") % {
+            "contact": invoice.contact.name})
+    return render(request, "automations/invoice_resend.html", {
+        "invoice": invoice, "preview": delivery.preview(invoice), "problems": problems, "form": SubmitOnceMixin(),
+    })
+
+
+@require_POST
+def invoice_email_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    email = get_object_or_404(InvoiceEmail, pk=pk)
+    flash_service(request, lambda: services.retry_invoice_email(email=email, by=request.user),
+                  _("The email to %(to)s will be tried again in a moment.") % {"to": email.email_to})
+    return redirect(reverse("invoices:invoice-detail", args=[email.invoice_id]) + "#timeline")
 
 
 # --- Send test ---------------------------------------------------------------------------------

@@ -122,6 +122,21 @@ def django_setup() -> None:
     django.setup()
 
 
+# The seller of the benchmark invoices: a business profile complete enough to send them.
+BENCH_PROFILE = {
+    "legal_name": "Bench Consulting GmbH", "street": "Hauptstraße 1", "postal_code": "10115", "city": "Berlin",
+    "country": "DE", "email": "billing@bench.example", "vat_id": "DE136695976", "tax_number": "181/815/08155",
+    "iban": "DE89370400440532013000", "bic": "COBADEFFXXX",
+}
+
+
+def complete_business_profile() -> None:
+    """In a child with Django set up: invoices can be sent only with a complete profile."""
+    from business.services import update_profile
+
+    update_profile(**BENCH_PROFILE)
+
+
 def unique_cluster_name(prefix: str) -> str:
     return f"{prefix}-{os.getpid()}-{secrets.token_hex(4)}"
 
@@ -303,3 +318,23 @@ def warm_up_cluster(timeout: float = 90.0) -> float:
     if not wait_until(lambda: QueueTask.objects.filter(id=task_id, success=True).exists(), timeout=timeout):
         raise RuntimeError(f"the cluster did not run a task within {timeout:.0f} s (see its log)")
     return time.monotonic() - started
+
+
+def create_drafts(people: Sequence[Any], count: int, *, quantity: str = "1") -> list[Any]:
+    """`count` draft invoices over `people` (round robin), made with the service 500 to a
+    transaction: one line of `quantity` × 95.00 + 19 %, due in 14 days."""
+    from django.db import transaction
+
+    from core.dates import business_today
+    from invoices import services
+
+    today = business_today()
+    drafts = []
+    for start in range(0, count, 500):
+        with transaction.atomic():
+            for i in range(start, min(count, start + 500)):
+                drafts.append(services.create_invoice(
+                    contact=people[i % len(people)], issue_date=today, due_date=today + dt.timedelta(days=14),
+                    items=[{"description": "Consulting", "quantity": quantity, "unit_price": "95.00", "tax_rate": "19"}],
+                ))
+    return drafts

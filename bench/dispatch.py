@@ -41,6 +41,7 @@ from _common import (
     RESULTS_DIR,
     Cluster,
     child_env,
+    create_drafts,
     delete_redis_keys,
     emit,
     migrate,
@@ -60,9 +61,10 @@ DATABASE = "inv_bench_dispatch"
 def child(*, broker_name: str, events: int, contacts: int, mode: str) -> None:
     import os
 
-    from _common import django_setup
+    from _common import complete_business_profile, django_setup
 
     django_setup()
+    complete_business_profile()  # invoices are sent only with a complete profile
     import datetime as dt
 
     from django.db import transaction
@@ -74,7 +76,6 @@ def child(*, broker_name: str, events: int, contacts: int, mode: str) -> None:
 
     from automations.models import Event, Run, RunAction
     from automations.services import create_automation
-    from core.dates import business_today
     from invoices import services
     from bench.load_bulk import ensure_bench_contacts
     from invoices.models import Contact
@@ -90,15 +91,7 @@ def child(*, broker_name: str, events: int, contacts: int, mode: str) -> None:
                   "description": "Sent on {{ invoice.issue_date }}, due {{ invoice.due_date }}.", "due_in_days": 7,
                   "assignee": None}],
     )
-    today = business_today()
-    drafts = []
-    for start in range(0, events, 500):
-        with transaction.atomic():
-            for i in range(start, min(events, start + 500)):
-                drafts.append(services.create_invoice(
-                    contact=people[i % len(people)], issue_date=today, due_date=today + dt.timedelta(days=14),
-                    items=[{"description": "Consulting", "quantity": "2", "unit_price": "95.00", "tax_rate": "19"}],
-                ))
+    drafts = create_drafts(people, events, quantity="2")
     setup_s = time.monotonic() - setup_started
 
     log = RESULTS_DIR / "logs" / f"dispatch-{broker_name}-{os.environ['Q_CLUSTER_NAME']}.log"

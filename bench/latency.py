@@ -56,9 +56,10 @@ def child(*, broker_name: str, payments: int, spacing: float) -> None:
     import os
     import re
 
-    from _common import django_setup
+    from _common import complete_business_profile, django_setup
 
     django_setup()
+    complete_business_profile()  # invoices are sent only with a complete profile
     from django.conf import settings
     from django.db import transaction
     from django.db.models import F

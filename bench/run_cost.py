@@ -37,9 +37,10 @@ DATABASE = "inv_bench_runcost"
 def child(*, kind: str, runs: int) -> None:
     import datetime as dt
 
-    from _common import django_setup, pg
+    from _common import complete_business_profile, django_setup, pg
 
     django_setup()
+    complete_business_profile()  # invoices are sent only with a complete profile
     from django.db import connection, transaction
 
     from automations.dispatch import dispatch_pending

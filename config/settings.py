@@ -288,6 +288,8 @@ Q_CLUSTER = {
     # A missed schedule slot runs once, not once per slot missed while the cluster was down.
     "catch_up": False,
     "save_limit": env_int("Q_SAVE_LIMIT", 1000),
+    # A worker process is replaced after this many tasks (django-q2's default).
+    "recycle": env_int("Q_RECYCLE", 500),
     "ack_failures": True,
     "label": _("Task queue"),
 }
@@ -372,5 +374,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # WeasyPrint (the invoice PDF) logs every rendering step at INFO.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "weasyprint": {"level": "WARNING"}},
 }

@@ -148,7 +148,7 @@ class InvoiceAdmin(ServiceErrorsMixin, admin.ModelAdmin):
     list_select_related = ("contact",)
     list_per_page = 50
     inlines = [LineItemInline, PaymentInline]
-    actions = ["send_selected", "record_full_payment", "void_selected", "recalculate_drafts"]
+    actions = ["email_selected", "send_selected", "record_full_payment", "void_selected", "recalculate_drafts"]
     readonly_fields = (
         "number", "status", "subtotal", "tax_total", "total", "amount_paid", "balance_display", "record_payment_link", "recurring",
         "period_start", "created_by", "created_at", "sent_at", "paid_at", "overdue_at", "voided_at",
@@ -204,10 +204,16 @@ class InvoiceAdmin(ServiceErrorsMixin, admin.ModelAdmin):
         if form.instance.status == InvoiceStatus.DRAFT:
             services.recalculate_invoice(invoice=form.instance)
 
-    @admin.action(description=_("Send selected invoices"), permissions=["change"])
+    @admin.action(description=_("Send selected invoices by email"), permissions=["change"])
+    def email_selected(self, request, queryset):
+        run_service_on_each(
+            self, request, queryset, lambda inv: services.send_invoice(invoice=inv, by=request.user, deliver=True),
+            _("%(count)d invoice(s) sent; their emails are on their way."))
+
+    @admin.action(description=_("Mark selected invoices as sent (no email)"), permissions=["change"])
     def send_selected(self, request, queryset):
         run_service_on_each(self, request, queryset, lambda inv: services.send_invoice(invoice=inv, by=request.user),
-                            _("%(count)d invoice(s) sent."))
+                            _("%(count)d invoice(s) marked as sent."))
 
     @admin.action(description=_("Record full payment of the balance"), permissions=["change"])
     def record_full_payment(self, request, queryset):

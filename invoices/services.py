@@ -387,9 +387,13 @@ def missing_for_sending(invoice: Invoice) -> list[str]:
     return problems
 
 
-def send_invoice(*, invoice: Invoice, by=None, now: dt.datetime | None = None) -> Invoice:
+def send_invoice(*, invoice: Invoice, by=None, now: dt.datetime | None = None, deliver: bool = False) -> Invoice:
     """draft → sent. Fires `invoice_sent`. Refused while the invoice lacks what the law asks for
-    (missing_for_sending); the seller and buyer are kept on the invoice as they are now."""
+    (missing_for_sending); the seller and buyer are kept on the invoice as they are now.
+
+    `deliver=True` emails it to the contact (the signal carries it; the email is written to the
+    outbox in this transaction and sent by a worker). False marks it as sent, for an invoice handed
+    over another way."""
     now = _now(now)
     with transaction.atomic():
         # Lock first, so line items cannot be removed between the check and the send.
@@ -409,7 +413,7 @@ def send_invoice(*, invoice: Invoice, by=None, now: dt.datetime | None = None) -
         if changed != 1:  # pragma: no cover - the row lock makes this impossible
             raise _transition_refused(invoice, _("sent"))
         invoice.refresh_from_db()
-        signals.invoice_sent.send(sender=Invoice, invoice=invoice, by=by, now=now)
+        signals.invoice_sent.send(sender=Invoice, invoice=invoice, by=by, now=now, deliver=deliver)
     return invoice
 
 
@@ -475,13 +479,14 @@ def record_payment(
     return payment
 
 
-def void_invoice(*, invoice: Invoice, by=None, now: dt.datetime | None = None) -> Invoice:
+def void_invoice(*, invoice: Invoice, by=None, now: dt.datetime | None = None, deliver: bool = False) -> Invoice:
     """draft, sent or overdue → void, when nothing has been paid on it.
 
     A draft was never given to anyone: it is only marked void. A sent invoice stays as it was sent
     and gets a credit note (Stornorechnung) that cancels it: a document of its own, with a number
     of its own series, the same lines and amounts, and a reference to the invoice (it is on
-    `invoice.credit_note` afterwards). Fires `invoice_voided`, then `credit_note_issued`.
+    `invoice.credit_note` afterwards). Fires `invoice_voided`, then `credit_note_issued`, which
+    carries `deliver`: True emails the credit note to the contact (as send_invoice does).
     """
     now = _now(now)
     with transaction.atomic():
@@ -498,7 +503,8 @@ def void_invoice(*, invoice: Invoice, by=None, now: dt.datetime | None = None) -
         signals.invoice_voided.send(sender=Invoice, invoice=invoice, by=by, now=now)
         if invoice.sent_at is not None:
             credit_note = _issue_credit_note(invoice, by=by, now=now)
-            signals.credit_note_issued.send(sender=Invoice, invoice=credit_note, original=invoice, by=by, now=now)
+            signals.credit_note_issued.send(sender=Invoice, invoice=credit_note, original=invoice, by=by, now=now,
+                                            deliver=deliver)
     return invoice
 
 
@@ -915,7 +921,8 @@ def _issue_due_periods(plan: RecurringPayment, *, now: dt.datetime) -> int:
                     )
             except IntegrityError:
                 continue  # already issued for this period
-            send_invoice(invoice=invoice, now=now)
+            # Emailed to a contact with an address; the others get theirs another way.
+            send_invoice(invoice=invoice, now=now, deliver=bool(invoice.contact.email.strip()))
             issued += 1
 
 

@@ -7,7 +7,7 @@ Receivers get keyword arguments only; `now` is the service's clock.
 
 from django.dispatch import Signal
 
-# invoice, by, now
+# invoice, by, now, deliver (True: email it to the contact; False: marked as sent, handed over otherwise)
 invoice_sent = Signal()
 # invoice, payment, by, now
 invoice_paid = Signal()
@@ -15,7 +15,7 @@ invoice_paid = Signal()
 payment_recorded = Signal()
 # invoice, by, now
 invoice_voided = Signal()
-# invoice (the credit note), original (the voided invoice), by, now
+# invoice (the credit note), original (the voided invoice), by, now, deliver (as invoice_sent)
 credit_note_issued = Signal()
 # invoices: OverdueBatch, the rows (id, contact_id, due_date) one batch of the overdue scan flipped,
 # held in a temporary table (`invoices.table`) for a set-based INSERT … SELECT; iterating it reads

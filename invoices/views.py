@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.submissions import save_form_once, save_once
 from core.dates import business_today
@@ -225,12 +225,31 @@ def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "invoices/invoice_detail.html", context)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def invoice_send(request: HttpRequest, pk: int) -> HttpResponse:
-    invoice = get_object_or_404(Invoice, pk=pk)
-    flash_service(request, lambda: services.send_invoice(invoice=invoice, by=request.user),
-                  _("Invoice %(number)s is sent.") % {"number": invoice.number})
-    return redirect("invoices:invoice-detail", pk=invoice.pk)
+    """GET shows what will happen (the email: recipient, subject, attachments; or that the contact
+    has no address); POST sends: by email (`deliver=email`, written to the outbox with the send
+    and sent by a worker) or only marked as sent, for an invoice handed over another way."""
+    invoice = get_object_or_404(Invoice.objects.select_related("contact"), pk=pk)
+    has_email = bool((invoice.contact.email or "").strip())
+    if request.method == "POST":
+        deliver = request.POST.get("deliver") == "email"
+        if not deliver:
+            done = _("Invoice %(number)s is marked as sent; no email was sent.")
+        elif has_email:
+            done = _("Invoice %(number)s is sent; the email to %(to)s is on its way.")
+        else:
+            done = _("Invoice %(number)s is sent, but %(contact)s has no email address: it was not emailed.")
+        flash_service(request, lambda: services.send_invoice(invoice=invoice, by=request.user, deliver=deliver),
+                      done % {"number": invoice.number, "to": invoice.contact.email, "contact": invoice.contact.name})
+        return redirect("invoices:invoice-detail", pk=invoice.pk)
+    if invoice.status != InvoiceStatus.DRAFT or invoice.is_credit_note:
+        messages.error(request, _("Invoice %(number)s cannot be sent: it is %(status)s.") % {
+            "number": invoice.number, "status": invoice.get_status_display()})
+        return redirect("invoices:invoice-detail", pk=invoice.pk)
+    return render(request, "invoices/invoice_send.html", {
+        "invoice": invoice, "has_email": has_email, "problems": services.missing_for_sending(invoice),
+    })
 
 
 def invoice_payment(request: HttpRequest, pk: int) -> HttpResponse:
@@ -275,7 +294,9 @@ def invoice_void(request: HttpRequest, pk: int) -> HttpResponse:
     """GET asks for confirmation; POST voids."""
     invoice = get_object_or_404(Invoice.objects.select_related("contact"), pk=pk)
     if request.method == "POST":
-        flash_service(request, lambda: services.void_invoice(invoice=invoice, by=request.user),
+        # A sent invoice's credit note is emailed when the page's box is ticked.
+        deliver = request.POST.get("email_credit_note") == "on"
+        flash_service(request, lambda: services.void_invoice(invoice=invoice, by=request.user, deliver=deliver),
                       _("Invoice %(number)s is void.") % {"number": invoice.number})
         return redirect("invoices:invoice-detail", pk=invoice.pk)
     if invoice.status not in (InvoiceStatus.DRAFT, InvoiceStatus.SENT, InvoiceStatus.OVERDUE):

@@ -78,10 +78,13 @@ def world(db, django_capture_on_commit_callbacks):
     statement = banking_services.upload_statement(
         file_name="march.csv", format="csv", mapping=mapping,
         content=f"Buchungstag;Betrag;Verwendungszweck\n02.03.2026;119,00;RE {invoice.number}\n".encode())
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice_email = automation_services.resend_invoice_email(invoice=invoice)
     return {
         "owner": owner, "invoice": invoice, "contact": contact, "plan": plan, "workflow": workflow,
         "step": step, "card": card, "task": task, "automation": automation, "run": run,
         "statement": statement, "transaction": statement.transactions.get(), "mapping": mapping,
+        "invoice_email": invoice_email,
     }
 
 
@@ -90,7 +93,7 @@ def app_kwargs(name: str, route: str, world: dict) -> dict:
     short = name.split(":")[-1]
     kwargs = {}
     if "<int:pk>" in route:
-        for prefix, key in [("invoice-", "invoice"), ("contact-", "contact"), ("recurring-", "plan"),
+        for prefix, key in [("invoice-email-retry", "invoice_email"), ("invoice-", "invoice"), ("contact-", "contact"), ("recurring-", "plan"),
                             ("automation-", "automation"), ("run-", "run"), ("task-", "task"),
                             ("workflow-", "workflow"), ("step-add", "workflow"), ("card-add", "workflow"),
                             ("step-", "step"), ("card-", "card"), ("statement-", "statement"),

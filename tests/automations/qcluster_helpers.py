@@ -356,3 +356,16 @@ def scan_reminders_at(index: int, barrier: Any, moment_iso: str) -> int:
     _queue_nowhere()
     barrier.wait(30)
     return reminders.scan(now=dt.datetime.fromisoformat(moment_iso))
+
+
+def deliver_emails_of(index: int, barrier: Any, orders: list[list[int]], mail_dir: str) -> int:
+    """Send the invoice emails of `orders[index]` in that order, into files in `mail_dir`; returns
+    how many this worker carried out."""
+    from django.conf import settings
+
+    from automations import delivery
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = mail_dir
+    barrier.wait(30)
+    return sum(delivery.execute_email(email_id) is not None for email_id in orders[index])

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 from django_q.models import Task as QueueTask
 
-from automations.models import DispatchFlag, Event, Run, RunAction
+from automations.models import DispatchFlag, Event, InvoiceEmail, Run, RunAction
 from automations.services import create_automation
 from invoices import services
 from tasks.models import Task
@@ -131,17 +131,22 @@ def test_recurring_started_and_canceled_run_through_the_cluster(cluster):
     automation("recurring_canceled", task_action("Canceled: {{ recurring.description }}"))
     plan = make_plan(amount=Decimal("50.00"), contact=make_contact(name="Ada Byron", email="ada@example.com"))
     with cluster.queue():
-        services.start_recurring(plan=plan)  # also issues and sends the first invoice (no automation)
+        services.start_recurring(plan=plan)  # also issues the first invoice and emails it (no automation)
     wait_for(all_runs_finished(1), timeout=30, message=f"start run finished\n{cluster.log()}")
+    wait_for(lambda: InvoiceEmail.objects.filter(status="succeeded").exists(), timeout=30,
+             message=f"the invoice emailed\n{cluster.log()}")
     with cluster.queue():
         services.cancel_recurring(plan=plan)
     wait_for(all_runs_finished(2), timeout=30, message=f"cancel run finished\n{cluster.log()}")
 
     assert set(Run.objects.values_list("status", flat=True)) == {"succeeded"}
     assert sorted(Task.objects.values_list("title", flat=True)) == ["Canceled: Monthly support", "Welcome Ada Byron"]
-    (message,) = cluster.emails()
+    messages = cluster.emails()
+    (message,) = [m for m in messages if m["X-Automation-Key"].startswith("run-")]
     assert message["To"] == "ada@example.com"
     assert message["Subject"] == "Plan Monthly support: Ada"
+    (invoice_email,) = [m for m in messages if m["X-Automation-Key"].startswith("invoice-")]
+    assert invoice_email["To"] == "ada@example.com" and plan.invoices.get().number in invoice_email["Subject"]
     assert "€50.00 every Monthly." in message.get_body(("plain",)).get_content()
     assert Event.objects.filter(kind="recurring_started").count() == 1
     assert_queue_clean(cluster)

@@ -26,7 +26,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management.base import CommandError
 from django.http import HttpResponse
 
-from automations.models import Action, Automation, Event, Run
+from automations.models import Action, Automation, Event, InvoiceEmail, Run
 from banking.models import BankStatement, BankTransaction, CsvMapping
 from core.errors import DomainError
 from documents.models import StoredDocument
@@ -45,6 +45,7 @@ WATCHED: dict[str, tuple[type, tuple[str, ...]]] = {
     "Action": (Action, ("automation_id", "kind", "subject", "body", "title", "step_id", "assignee_id")),
     "Event": (Event, ("kind", "invoice_id", "recurring_id")),
     "Run": (Run, ("automation_id", "event_id", "status", "reason")),
+    "InvoiceEmail": (InvoiceEmail, ("invoice_id", "kind", "status", "email_to")),
     "Task": (Task, ("title", "status")),
     "Workflow": (Workflow, ("name",)),
     "Step": (Step, ("workflow_id", "name")),

@@ -25,7 +25,8 @@ from django.test import Client, override_settings
 from accounts import services as people
 from accounts.roles import OWNER, TEAM_MEMBER
 from automations import dispatch
-from automations.models import Run
+from automations.models import InvoiceEmail, Run
+from automations.services import resend_invoice_email, retry_invoice_email
 from invoices import services
 from invoices.models import Invoice
 from invoices.public import make_token, revoke_public_links
@@ -1038,9 +1039,45 @@ BANK_CASES = [
          mapping_post(name="Spar\r\nkasse"), "This field cannot contain line breaks.", "name"),
 ]
 
-CATALOGUE = (FORM_CASES + TASK_AND_BOARD_CASES + SIZE_CASES + TEMPLATE_CASES + ADMIN_CASES + SERVICE_CASES + STATE_CASES + IMPORT_CASES
-             + SKIP_CASES + EMAIL_CASES + WEBHOOK_CASES + PEOPLE_CASES + DOOR_CASES
-             + LOGIN_CASES + BANK_CASES)
+# --- Emailing invoices: Send by email, Resend, Retry ------------------------------------------------
+
+
+def resent_once(ctx) -> dict[str, Any]:
+    invoice = make_invoice(status="sent")
+    url = f"/automations/invoices/{invoice.pk}/resend/"
+    nonce = ctx.client.get(url).context["form"].initial["nonce"]
+    assert ctx.post(url, {"nonce": nonce}).status_code == 200
+    assert InvoiceEmail.objects.filter(invoice=invoice).count() == 1
+    return {"url": url, "nonce": nonce}
+
+
+def email_waiting(ctx) -> dict[str, Any]:
+    invoice = make_invoice()
+    services.send_invoice(invoice=invoice, deliver=True)  # its task runs after a commit that never comes here
+    return {"email": InvoiceEmail.objects.get(invoice=invoice)}
+
+
+INVOICE_EMAIL_CASES = [
+    Case("service-resend-draft", "service", "resend_invoice_email of a draft",
+         lambda ctx, o: resend_invoice_email(invoice=o["invoice"]), "cannot be emailed again: it is Draft.",
+         setup=lambda ctx: {"invoice": make_invoice()}),
+    Case("service-resend-without-address", "service", "resend_invoice_email to a contact without an email address",
+         lambda ctx, o: resend_invoice_email(invoice=o["invoice"]),
+         "has no email address; add one to the contact first.",
+         setup=lambda ctx: {"invoice": make_invoice(status="sent", contact=make_contact(email=""))}),
+    Case("service-retry-email-not-failed", "service", "retry_invoice_email of an email still waiting",
+         lambda ctx, o: retry_invoice_email(email=o["email"]),
+         "Only an email that failed can be tried again; this one is Pending.", setup=email_waiting),
+    Case("http-resend-void-invoice", "http", "Resend posted for a voided invoice (a page left open)",
+         lambda ctx, o: ctx.post(f"/automations/invoices/{o['invoice'].pk}/resend/", {"nonce": "n" * 32}),
+         "cannot be emailed again: it is Void.", setup=lambda ctx: {"invoice": make_invoice(status="void")}),
+    Case("double-submit-resend", "http", "the Resend form posted twice",
+         lambda ctx, o: ctx.post(o["url"], {"nonce": o["nonce"]}), "This email has already been sent again.",
+         setup=resent_once),
+    Case("admin-email-sent-invoice", "admin", "“Send by email” on a sent invoice",
+         admin_action("invoice", "email_selected", "invoice"), "cannot be sent: it is Sent.", setup=sent_invoice),
+]
+
 # --- Document downloads: links a customer mangles or keeps too long, ids that do not exist -------
 
 NOTHING_HERE = "There is nothing at this address."
@@ -1082,9 +1119,9 @@ DOCUMENT_CASES = [
 ]
 
 
-CATALOGUE = (FORM_CASES + TASK_AND_BOARD_CASES + SIZE_CASES + TEMPLATE_CASES + ADMIN_CASES + SERVICE_CASES + STATE_CASES + IMPORT_CASES
-             + SKIP_CASES + EMAIL_CASES + WEBHOOK_CASES + PEOPLE_CASES + DOOR_CASES
-             + LOGIN_CASES + DOCUMENT_CASES)
+CATALOGUE = (FORM_CASES + INVOICE_EMAIL_CASES + TASK_AND_BOARD_CASES + SIZE_CASES + TEMPLATE_CASES + ADMIN_CASES
+             + SERVICE_CASES + STATE_CASES + IMPORT_CASES + SKIP_CASES + EMAIL_CASES + WEBHOOK_CASES + PEOPLE_CASES
+             + DOOR_CASES + LOGIN_CASES + BANK_CASES + DOCUMENT_CASES)
 
 
 @pytest.mark.parametrize("case", CATALOGUE, ids=str)

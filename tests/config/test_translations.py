@@ -22,6 +22,7 @@ from django.utils import translation
 
 from automations import placeholders
 from automations.presets import TEMPLATES
+from automations.delivery import STANDARD_TEXTS
 from invoices import services
 from core.errors import DomainError
 from tests.automations.test_views_support import Builder
@@ -200,10 +201,12 @@ THIRD_PERSON_SIE = {
 
 
 def customer_email_texts(language: str) -> list[str]:
-    """Subject and body of every ready-made email, in `language` (these go to customers)."""
+    """Subject and body of every ready-made email and of the invoice's standard email, in
+    `language` (these go to customers)."""
     with translation.override(language):
         return [action[key] for template in TEMPLATES.values() for action in template.build()["actions"]
-                if action["kind"] == "send_email" for key in ("subject", "body")]
+                if action["kind"] == "send_email" for key in ("subject", "body")] + [
+            str(text) for text in STANDARD_TEXTS]
 
 
 def test_the_ui_says_du_and_only_customer_emails_say_sie(db):

@@ -127,7 +127,7 @@ def test_sending_from_the_admin_and_refusing_an_empty_draft(owner_client):
         follow=True,
     )
     page = response.content.decode()
-    assert "1 invoice(s) sent." in page
+    assert "1 invoice(s) marked as sent." in page
     assert f"Invoice {empty.number} has no line items" in page
     ready.refresh_from_db()
     empty.refresh_from_db()
