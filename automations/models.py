@@ -194,8 +194,13 @@ class ReminderState(models.Model):
     that step repeated), for the due date it was fired for. A changed due date starts it again.
     The scan moves it on in the transaction that writes the step's event (automations.reminders)."""
 
-    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="+")
-    invoice = models.ForeignKey("invoices.Invoice", on_delete=models.CASCADE, related_name="+")
+    # Written only by the scan, from rows it has just read, and deleted with their automation or
+    # invoice by Django: no foreign keys in the database (each was checked at commit for every row
+    # the scan writes), and no index of its own for the automation (the unique constraint's leads
+    # with it).
+    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="+", db_index=False,
+                                   db_constraint=False)
+    invoice = models.ForeignKey("invoices.Invoice", on_delete=models.CASCADE, related_name="+", db_constraint=False)
     due_date = models.DateField()
     position = models.PositiveIntegerField()
     repeats = models.PositiveIntegerField(default=0)
@@ -230,10 +235,12 @@ class Event(models.Model):
     # A reminder step's event is for one automation and one of its steps (`repeat`: the how-manieth
     # repetition of a repeating last step, 0 for its first time); other events for every automation
     # of their trigger.
+    # No foreign keys in the database for these two (Django still cascades and nulls them on
+    # delete): each was checked, at commit, for every row of the reminder scan's bulk insert.
     automation = models.ForeignKey(Automation, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
-                                   db_index=False, verbose_name=_("automation"))
+                                   db_index=False, db_constraint=False, verbose_name=_("automation"))
     reminder_step = models.ForeignKey(ReminderStep, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
-                                      db_index=False, verbose_name=_("reminder step"))
+                                      db_index=False, db_constraint=False, verbose_name=_("reminder step"))
     repeat = models.PositiveIntegerField(_("repetition"), default=0, db_default=0)
     # Makes an event that must happen once (an invoice overdue for a due date) unique: see the
     # constraint below.

@@ -134,8 +134,7 @@ def _fire(automation: Automation, step: ReminderStep, invoices: QuerySet[Invoice
     """Write the step's event for each of `invoices` (unless written before: the key) and move
     their progress on, in one transaction; wake the dispatcher on commit."""
     repeat = Cast("repetition", CharField()) if repetition else Value("0")
-    # All columns are annotations, annotated in the INSERT's column order: the SQL lists a values
-    # query's plain fields before its annotations, whatever order values_list names them in.
+    # All columns are annotations, so the SQL names them (`ev_…`) for the statements below.
     columns = {
         "ev_kind": Value(Trigger.INVOICE_DUE.value, output_field=CharField()),
         "ev_key": Concat(Value(f"due:{automation.pk}:"), Cast("pk", CharField()), Value(":"),
@@ -146,30 +145,34 @@ def _fire(automation: Automation, step: ReminderStep, invoices: QuerySet[Invoice
         "ev_automation": Value(automation.pk, output_field=IntegerField()),
         "ev_step": Value(step.pk, output_field=IntegerField()),
         "ev_repeat": Cast("repetition", IntegerField()) if repetition else Value(0, output_field=IntegerField()),
+        "ev_due": F("due_date"),  # for the progress, not the event
     }
     rows = invoices.annotate(**columns).values_list(*columns)
     select, params = rows.query.sql_with_params()
     events = Event._meta.db_table
     state = ReminderState._meta.db_table
     adapt = connection.ops.adapt_datetimefield_value
+    # (`WHERE true`: SQLite needs a WHERE before ON CONFLICT in an INSERT … SELECT.)
     insert = (f"INSERT INTO {events} (kind, key, occurred_at, contact_id, invoice_id, automation_id, reminder_step_id, "
-              f"repeat) {select} ON CONFLICT (key) DO NOTHING")
+              f"repeat) SELECT ev_kind, ev_key, ev_at, ev_contact, ev_invoice, ev_automation, ev_step, ev_repeat "
+              f"FROM due WHERE true ON CONFLICT (key) DO NOTHING")
     progress = ("ON CONFLICT (automation_id, invoice_id) DO UPDATE SET due_date = EXCLUDED.due_date, "
                 "position = EXCLUDED.position, repeats = EXCLUDED.repeats, fired_at = EXCLUDED.fired_at")
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # One statement: the events written, and the progress of exactly those invoices.
+            # One statement: the rows due, read once; their events written; and the progress of
+            # exactly those invoices whose event was new (its due date from the rows read).
             cursor.execute(
-                f"WITH fired AS ({insert} RETURNING invoice_id, repeat) "
+                f"WITH due AS MATERIALIZED ({select}), fired AS ({insert} RETURNING invoice_id, repeat) "
                 f"INSERT INTO {state} (automation_id, invoice_id, due_date, position, repeats, fired_at) "
-                f"SELECT %s, i.id, i.due_date, %s, f.repeat, %s FROM fired f JOIN {Invoice._meta.db_table} i "
-                f"ON i.id = f.invoice_id {progress} RETURNING 1",
+                f"SELECT %s, f.invoice_id, d.ev_due, %s, f.repeat, %s FROM fired f JOIN due d "
+                f"ON d.ev_invoice = f.invoice_id {progress} RETURNING 1",
                 [*params, automation.pk, step.position, adapt(now)],
             )
             count = len(cursor.fetchall())
         else:
             # SQLite cannot feed RETURNING into an INSERT (and runs one writer at a time).
-            cursor.execute(insert + " RETURNING invoice_id, repeat", params)
+            cursor.execute(f"WITH due AS ({select}) {insert} RETURNING invoice_id, repeat", params)
             fired = cursor.fetchall()
             if fired:
                 due_dates = dict(Invoice.objects.filter(pk__in=[row[0] for row in fired]).values_list("pk", "due_date"))

@@ -9,6 +9,7 @@ from django.core import mail
 from playwright.sync_api import expect
 
 from automations.models import InvoiceEmail
+from documents.services import document_filename
 from tests.base import make_contact, make_invoice
 
 
@@ -30,6 +31,7 @@ def test_send_by_email_then_resend(page):
     expect(timeline).to_contain_text("Email to grace@navy.test")
     expect(timeline.locator(".timeline-email")).to_contain_text("Sent")
     assert [m.to for m in mail.outbox] == [["grace@navy.test"]]
+    invoice.refresh_from_db()
     assert mail.outbox[0].attachments[0][0] == document_filename(invoice, "pdf")
 
     page.get_by_role("link", name="Resend").click()
