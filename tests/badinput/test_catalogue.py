@@ -1118,10 +1118,46 @@ DOCUMENT_CASES = [
          lambda ctx, o: ctx.client.get("/documents/invoices/999999/xrechnung/"), NOTHING_HERE),
 ]
 
+# --- The business profile: the settings page and its logo -------------------------------------------
+
+
+def profile_post(**changes: str):
+    def act(ctx, o):
+        from tests.conftest import BUSINESS
+
+        data = {**{k: str(v) for k, v in BUSINESS.items()}, "payment_terms_days": "14", "default_tax_rate": "19",
+                "send_from": "08:00", "send_until": "18:00", "holiday_region": "", **changes}
+        return ctx.post("/settings/business/", data)
+    return act
+
+
+def logo_post(name: str, content: bytes, content_type: str = "image/png"):
+    return lambda ctx, o: ctx.post("/settings/business/logo/",
+                                   {"logo": SimpleUploadedFile(name, content, content_type)})
+
+
+BUSINESS_CASES = [
+    Case("profile-iban-check-digits", "form", "IBAN DE89 3704 0044 0532 0130 01 (a wrong check digit)",
+         profile_post(iban="DE89 3704 0044 0532 0130 01"), "is not a valid IBAN", "iban"),
+    Case("profile-vat-id-invalid", "form", "VAT ID DE123456789 (fails its check digit)",
+         profile_post(vat_id="DE123456789"), "DE123456789 is not a valid EU VAT ID", "vat_id"),
+    Case("profile-terms-negative", "form", "payment terms of -5 days", profile_post(payment_terms_days="-5"),
+         "Ensure this value is greater than or equal to 0.", "payment_terms_days"),
+    Case("profile-tax-rate-text", "form", "default tax rate “neunzehn”", profile_post(default_tax_rate="neunzehn"),
+         "Enter a number.", "default_tax_rate"),
+    Case("profile-logo-too-big", "form", "a logo of 3 MB", logo_post("logo.png", b"\x89PNG" + b"0" * (3 * 1024 * 1024)),
+         "The logo is too large (3.0\xa0MB): at most 1 MB.", "logo"),
+    Case("profile-logo-not-an-image", "form", "a PDF uploaded as the logo (named .png)",
+         logo_post("logo.png", b"%PDF-1.7\n%fake"), "The logo must be a PNG or JPEG image.", "logo"),
+    Case("profile-logo-gif", "form", "a GIF as the logo", logo_post("logo.gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;",
+                                                                   "image/gif"),
+         "The logo must be a PNG or JPEG image.", "logo"),
+]
+
 
 CATALOGUE = (FORM_CASES + INVOICE_EMAIL_CASES + TASK_AND_BOARD_CASES + SIZE_CASES + TEMPLATE_CASES + ADMIN_CASES
              + SERVICE_CASES + STATE_CASES + IMPORT_CASES + SKIP_CASES + EMAIL_CASES + WEBHOOK_CASES + PEOPLE_CASES
-             + DOOR_CASES + LOGIN_CASES + BANK_CASES + DOCUMENT_CASES)
+             + DOOR_CASES + LOGIN_CASES + BANK_CASES + DOCUMENT_CASES + BUSINESS_CASES)
 
 
 @pytest.mark.parametrize("case", CATALOGUE, ids=str)
