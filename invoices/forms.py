@@ -16,6 +16,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from business.validators import compact, country_choices
 from core.dates import business_today
 from core.forms import SubmitOnceMixin
 
@@ -70,13 +71,34 @@ class NoLineBreaksMixin:
 
 
 class ContactForm(SubmitOnceMixin, NoLineBreaksMixin, forms.ModelForm):
+    """The contact's details; the model's validators check them (a valid email address, VAT ID, …)."""
+
     class Meta:
         model = Contact
-        fields = ["name", "email", "phone", "company", "language"]  # noqa: RUF012 (Django's Meta)
+        fields = ["name", "email", "phone", "company", "language", "street", "postal_code", "city", "country",  # noqa: RUF012
+                  "vat_id", "is_business"]
         widgets = {  # noqa: RUF012
             "email": forms.EmailInput(attrs={"autocomplete": "off"}),
             "phone": forms.TextInput(attrs={"type": "tel"}),
+            "vat_id": forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        language = (translation.get_language() or "en").split("-")[0]
+        # Empty (a form of an older page, a script) means the model's default, Germany.
+        self.fields["country"] = forms.ChoiceField(label=self.fields["country"].label,
+                                                   choices=country_choices(language), initial="DE", required=False)
+
+    def clean_country(self) -> str:
+        return self.cleaned_data.get("country") or "DE"
+
+    def clean_vat_id(self) -> str:
+        return compact(self.cleaned_data.get("vat_id") or "")
+
+    def details(self) -> dict[str, Any]:
+        """What `invoices.services.create_contact` / `update_contact` take."""
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
 
 
 class SearchForm(forms.Form):

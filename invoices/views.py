@@ -16,12 +16,14 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.submissions import save_form_once, save_once
+from business.validators import country_choices
 from core.dates import business_today
 from core.errors import DomainError
 from core.forms import add_domain_error
@@ -39,7 +41,7 @@ from .forms import (
     invoice_initial,
     line_item_formset,
 )
-from .models import Contact, Invoice, InvoiceStatus, RecurringPayment, RecurringStatus
+from .models import Contact, Invoice, InvoiceStatus, RecurringPayment, RecurringStatus, TaxTreatment
 from .public import invoice_for_token, public_url, revoke_public_links
 
 
@@ -358,6 +360,10 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "invoice_count": invoice_count,
         "balances": [{"currency": r["currency"], "amount": sum_to_cents(r["amount"])} for r in open_rows],
         "plans": contact.recurring_payments.order_by("-created_at"),
+        "country_name": dict(country_choices((translation.get_language() or "en").split("-")[0])).get(
+            contact.country, contact.country),
+        "reverse_charge_without_vat_id": not contact.vat_id
+        and services.default_tax_treatment(contact) == TaxTreatment.REVERSE_CHARGE,
     })
 
 
@@ -365,13 +371,8 @@ def contact_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = ContactForm(request.POST)
         if form.is_valid():
-            data = form.cleaned_data
-
             def save() -> str:
-                contact = services.create_contact(
-                    name=data["name"], email=data["email"], phone=data["phone"], company=data["company"],
-                    language=data["language"],
-                )
+                contact = services.create_contact(**form.details())
                 messages.success(request, _("Contact %(name)s created.") % {"name": contact.name})
                 return reverse("invoices:contact-detail", args=[contact.pk])
 
@@ -384,15 +385,19 @@ def contact_create(request: HttpRequest) -> HttpResponse:
 
 
 def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    # A contact's details are data, not a state change with a trigger: the model form validates
-    # them (the model's own validators: no line breaks, a valid email address) and saves them.
+    # The model form checks the details (the model's own validators: no line breaks, a valid email
+    # address and VAT ID); the service saves them. Invoices already sent keep their buyer.
     contact = get_object_or_404(Contact, pk=pk)
     if request.method == "POST":
-        form = ContactForm(request.POST, instance=contact)
+        form = ContactForm(request.POST, instance=Contact.objects.get(pk=contact.pk))
         if form.is_valid():
-            form.save()
-            messages.success(request, _("Contact %(name)s saved.") % {"name": contact.name})
-            return redirect("invoices:contact-detail", pk=contact.pk)
+            try:
+                services.update_contact(contact=contact, **form.details())
+            except DomainError as exc:
+                add_domain_error(form, exc)
+            else:
+                messages.success(request, _("Contact %(name)s saved.") % {"name": contact.name})
+                return redirect("invoices:contact-detail", pk=contact.pk)
     else:
         form = ContactForm(instance=contact)
     return render(request, "invoices/contact_form.html", {"form": form, "contact": contact})

@@ -192,6 +192,10 @@ FORM_CASES = [
     Case("contact-email-idn-domain", "form", "email kunde@bücher.de (IDN domain, accepted)",
          contact_post(name="Bücher Kunde", email="kunde@bücher.de"), "Contact Bücher Kunde created.",
          changes={"Contact": 1}),
+    Case("contact-vat-id-invalid", "form", "contact VAT ID ATU1234567 (wrong check digit)",
+         contact_post(vat_id="ATU1234567"), "ATU1234567 is not a valid EU VAT ID", "vat_id"),
+    Case("contact-country-unknown", "form", "contact country XX", contact_post(country="XX"),
+         "Select a valid choice. XX is not one of the available choices.", "country"),
     # Size
     Case("invoice-notes-10001", "form", "notes of 10,001 characters", new_invoice(notes="n" * 10_001),
          "Ensure this value has at most 10000 characters (it has 10001).", "notes", a_contact),
