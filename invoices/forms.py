@@ -16,11 +16,12 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from business import services as business
 from business.validators import compact, country_choices
 from core.dates import business_today
 from core.forms import SubmitOnceMixin
 
-from .models import Contact, Interval, PaymentMethod
+from .models import Contact, Interval, PaymentMethod, TaxTreatment
 from .validators import currency_codes, validate_business_date
 
 COMMON_CURRENCIES = ["EUR", "USD", "GBP", "CHF"]
@@ -115,6 +116,17 @@ class InvoiceForm(SubmitOnceMixin, forms.Form):
     issue_date = forms.DateField(label=_("Issue date"), widget=DateInput(), validators=[validate_business_date])
     due_date = forms.DateField(label=_("Due date"), widget=DateInput(), validators=[validate_business_date])
     currency = forms.ChoiceField(label=_("Currency"), choices=currency_choices)
+    # Leistungsdatum (§ 14 UStG): a day, or a period from service_date to service_end.
+    service_date = forms.DateField(
+        label=_("Service date"), required=False, widget=DateInput(), validators=[validate_business_date],
+        help_text=_("The day of the delivery or service, or the first day of a service period. Empty: the issue date."))
+    service_end = forms.DateField(
+        label=_("End of the service period"), required=False, widget=DateInput(), validators=[validate_business_date],
+        help_text=_("Only for a period, e.g. a month of support."))
+    tax_treatment = forms.ChoiceField(
+        label=_("VAT"), required=False,
+        choices=[("", _("Automatic (from your business profile and the customer)")), *TaxTreatment.choices],
+        help_text=_("Small business (§ 19 UStG) and reverse charge invoices carry no VAT on their lines."))
     notes = forms.CharField(
         label=_("Notes"), required=False, max_length=10_000,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -126,7 +138,21 @@ class InvoiceForm(SubmitOnceMixin, forms.Form):
         issue, due = cleaned.get("issue_date"), cleaned.get("due_date")
         if issue and due and due < issue:
             self.add_error("due_date", _("The due date cannot be before the issue date."))
+        start, end = cleaned.get("service_date"), cleaned.get("service_end")
+        if end and not start:
+            self.add_error("service_date", _("A service period needs its first day too."))
+        elif start and end and end < start:
+            self.add_error("service_end", _("The service period cannot end before it starts."))
         return cleaned
+
+    def invoice_fields(self) -> dict[str, Any]:
+        """What `invoices.services.create_invoice` / `update_draft_invoice` take (no contact-less VAT
+        treatment: empty lets the service decide)."""
+        data = self.cleaned_data
+        fields = {name: data[name] for name in ("contact", "issue_date", "due_date", "currency", "notes",
+                                                  "service_date", "service_end")}
+        fields["tax_treatment"] = data["tax_treatment"] or None
+        return fields
 
 
 class LineItemForm(NoLineBreaksMixin, forms.Form):
@@ -146,6 +172,20 @@ class LineItemForm(NoLineBreaksMixin, forms.Form):
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
         widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "max": "100", "inputmode": "decimal"}),
     )
+
+    def __init__(self, *args: Any, default_tax_rate: Decimal | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if default_tax_rate is not None:
+            # New lines start with the business profile's rate (19 % in Germany), not 0.
+            self.fields["tax_rate"].initial = default_tax_rate.normalize()
+
+    def has_changed(self) -> bool:
+        """A new row is a line once it has a description or a price: its prefilled quantity and tax
+        rate, even changed, do not make an empty row a line (nor an error)."""
+        if self.empty_permitted and self.is_bound and not any(
+                str(self.data.get(self.add_prefix(name), "")).strip() for name in ("description", "unit_price")):
+            return False
+        return super().has_changed()
 
     def item(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -173,18 +213,21 @@ class BaseLineItemFormSet(forms.BaseFormSet):
 
 
 def line_item_formset(*, data: Any = None, initial: list[dict[str, Any]] | None = None) -> BaseLineItemFormSet:
-    """The line items of an invoice form: its rows, and one blank row when there are none."""
+    """The line items of an invoice form: its rows, and one blank row when there are none. A new
+    row's tax rate is the business profile's default."""
     formset_class = forms.formset_factory(
         LineItemForm, formset=BaseLineItemFormSet, extra=0 if initial else 1, can_delete=True,
         max_num=200, validate_max=True,
     )
-    return formset_class(data=data, initial=initial, prefix="items")
+    return formset_class(data=data, initial=initial, prefix="items",
+                         form_kwargs={"default_tax_rate": business.default_tax_rate()})
 
 
 def invoice_initial(*, today: dt.date) -> dict[str, Any]:
+    """A new invoice: issued today, due after the business profile's payment terms."""
     return {
         "issue_date": today,
-        "due_date": today + dt.timedelta(days=settings.DEFAULT_PAYMENT_TERMS_DAYS),
+        "due_date": today + dt.timedelta(days=business.payment_terms_days()),
         "currency": settings.DEFAULT_CURRENCY,
     }
 

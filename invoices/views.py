@@ -23,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.submissions import save_form_once, save_once
+from business import services as business
 from business.validators import country_choices
 from core.dates import business_today
 from core.errors import DomainError
@@ -147,13 +148,8 @@ def invoice_create(request: HttpRequest) -> HttpResponse:
         form = InvoiceForm(request.POST)
         formset = line_item_formset(data=request.POST)
         if form.is_valid() and formset.is_valid():
-            data = form.cleaned_data
-
             def save() -> str:
-                invoice = services.create_invoice(
-                    contact=data["contact"], items=formset.items(), issue_date=data["issue_date"],
-                    due_date=data["due_date"], currency=data["currency"], notes=data["notes"], by=request.user,
-                )
+                invoice = services.create_invoice(items=formset.items(), by=request.user, **form.invoice_fields())
                 messages.success(request, _("Invoice %(number)s saved as a draft.") % {"number": invoice.number})
                 return reverse("invoices:invoice-detail", args=[invoice.pk])
 
@@ -180,12 +176,11 @@ def invoice_edit(request: HttpRequest, pk: int) -> HttpResponse:
         form = InvoiceForm(request.POST)
         formset = line_item_formset(data=request.POST, initial=_items_initial(invoice))
         if form.is_valid() and formset.is_valid():
-            data = form.cleaned_data
+            fields = form.invoice_fields()
+            if fields["tax_treatment"] is None:  # "automatic": what the service would choose for this contact
+                fields["tax_treatment"] = services.default_tax_treatment(fields["contact"])
             try:
-                services.update_draft_invoice(
-                    invoice=invoice, items=formset.items(), contact=data["contact"], issue_date=data["issue_date"],
-                    due_date=data["due_date"], currency=data["currency"], notes=data["notes"],
-                )
+                services.update_draft_invoice(invoice=invoice, items=formset.items(), **fields)
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
@@ -194,7 +189,8 @@ def invoice_edit(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         form = InvoiceForm(initial={
             "contact": invoice.contact_id, "issue_date": invoice.issue_date, "due_date": invoice.due_date,
-            "currency": invoice.currency, "notes": invoice.notes,
+            "currency": invoice.currency, "notes": invoice.notes, "service_date": invoice.service_date,
+            "service_end": invoice.service_end, "tax_treatment": invoice.tax_treatment,
         })
         formset = line_item_formset(initial=_items_initial(invoice))
     return render(request, "invoices/invoice_form.html", _invoice_form_context(form, formset, invoice))
@@ -447,7 +443,7 @@ def recurring_create(request: HttpRequest) -> HttpResponse:
     else:
         initial: dict[str, Any] = {
             "start_date": business_today(), "currency": settings.DEFAULT_CURRENCY,
-            "payment_terms_days": settings.DEFAULT_PAYMENT_TERMS_DAYS,
+            "payment_terms_days": business.payment_terms_days(), "tax_rate": business.default_tax_rate(),
         }
         contact_id = request.GET.get("contact", "")
         if contact_id.isdigit() and Contact.objects.filter(pk=contact_id).exists():
