@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from business import services as business
 from business.validators import compact, country_choices
 from core.dates import business_today
-from core.forms import SubmitOnceMixin
+from core.forms import LocalizedDecimalField, SubmitOnceMixin
 
 from .models import Contact, Interval, PaymentMethod, TaxTreatment
 from .validators import currency_codes, validate_business_date
@@ -157,20 +157,17 @@ class InvoiceForm(SubmitOnceMixin, forms.Form):
 
 class LineItemForm(NoLineBreaksMixin, forms.Form):
     description = forms.CharField(label=_("Description"), max_length=500)
-    quantity = forms.DecimalField(
+    quantity = LocalizedDecimalField(
         label=_("Quantity"), max_digits=12, decimal_places=3, initial=Decimal("1"),
         validators=[MinValueValidator(Decimal("0.001"), message=_("The quantity must be greater than zero."))],
-        widget=forms.NumberInput(attrs={"step": "any", "min": "0.001", "inputmode": "decimal"}),
     )
-    unit_price = forms.DecimalField(
+    unit_price = LocalizedDecimalField(
         label=_("Unit price"), max_digits=14, decimal_places=2,
         validators=[MinValueValidator(Decimal("0.01"), message=_("The price must be greater than zero."))],
-        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"}),
     )
-    tax_rate = forms.DecimalField(
+    tax_rate = LocalizedDecimalField(
         label=_("Tax rate (%)"), max_digits=5, decimal_places=2, initial=Decimal("0"),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
-        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "max": "100", "inputmode": "decimal"}),
     )
 
     def __init__(self, *args: Any, default_tax_rate: Decimal | None = None, **kwargs: Any) -> None:
@@ -239,10 +236,9 @@ class InvoiceFilterForm(forms.Form):
 
 
 class PaymentForm(SubmitOnceMixin, NoLineBreaksMixin, forms.Form):
-    amount = forms.DecimalField(
+    amount = LocalizedDecimalField(
         label=_("Amount"), max_digits=14, decimal_places=2,
         validators=[MinValueValidator(Decimal("0.01"), message=_("The amount must be greater than zero."))],
-        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"}),
     )
     date = forms.DateField(label=_("Date"), widget=DateInput(), validators=[validate_business_date])
     method = forms.ChoiceField(label=_("Method"), choices=PaymentMethod.choices, initial=PaymentMethod.BANK_TRANSFER)
@@ -269,16 +265,14 @@ class RecurringForm(SubmitOnceMixin, NoLineBreaksMixin, forms.Form):
     contact = forms.ModelChoiceField(label=_("Contact"), queryset=Contact.objects.all(), empty_label=_("Choose a contact…"))
     description = forms.CharField(label=_("Description"), max_length=500,
                                   help_text=_("The line on every invoice this plan issues."))
-    amount = forms.DecimalField(
+    amount = LocalizedDecimalField(
         label=_("Amount"), max_digits=14, decimal_places=2,
         validators=[MinValueValidator(Decimal("0.01"), message=_("The amount must be greater than zero."))],
-        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"}),
         help_text=_("Net amount per period, before tax."),
     )
-    tax_rate = forms.DecimalField(
+    tax_rate = LocalizedDecimalField(
         label=_("Tax rate (%)"), max_digits=5, decimal_places=2, initial=Decimal("0"),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
-        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "max": "100", "inputmode": "decimal"}),
     )
     currency = forms.ChoiceField(label=_("Currency"), choices=currency_choices)
     interval = forms.ChoiceField(label=_("Interval"), choices=Interval.choices, initial=Interval.MONTHLY)

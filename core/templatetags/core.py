@@ -10,6 +10,7 @@ from typing import Any
 from django import template
 from django.utils.html import format_html
 
+from core.forms import format_amount
 from core.money import format_money
 from core.status import tone
 
@@ -19,6 +20,15 @@ register = template.Library()
 @register.filter
 def money(value: Any, currency: str = "EUR") -> str:
     return format_money(value, currency)
+
+
+@register.filter
+def amount_input(value: Any) -> str:
+    """A form value for a text field of an amount: a number in the person's format ("1.234,5" in
+    German), what they typed as they typed it."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else format_amount(value)
 
 
 @register.simple_tag
