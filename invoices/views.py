@@ -209,10 +209,13 @@ def _payment_form(invoice: Invoice, data: Any = None) -> PaymentForm:
 
 
 def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    invoice = get_object_or_404(Invoice.objects.select_related("contact", "recurring", "created_by"), pk=pk)
+    invoice = get_object_or_404(Invoice.objects.select_related("contact", "recurring", "created_by", "credit_for"),
+                                pk=pk)
     today = business_today()
     context = {
         "invoice": invoice,
+        # A voided sent invoice's credit note (Stornorechnung), linked both ways.
+        "credit_note": Invoice.objects.filter(credit_for=invoice).first(),
         "items": invoice.items.all(),
         "payments": invoice.payments.select_related("created_by"),
         "public_url": public_url(invoice) if invoice.status != InvoiceStatus.DRAFT else "",
