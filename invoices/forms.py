@@ -24,12 +24,14 @@ from core.forms import LocalizedDecimalField, SubmitOnceMixin
 from .models import Contact, Interval, PaymentMethod, TaxTreatment
 from .validators import currency_codes, validate_business_date
 
-COMMON_CURRENCIES = ["EUR", "USD", "GBP", "CHF"]
+# The currencies a business in the euro area invoices in most, first in the list.
+COMMON_CURRENCIES = ["EUR", "USD", "GBP", "CHF", "PLN", "CZK", "SEK", "DKK", "NOK", "JPY", "CNY", "CAD", "AUD"]
 LINE_BREAK_ERROR = _("This field cannot contain line breaks.")
 
 
 def currency_choices() -> list[tuple[str, str]]:
-    """EUR, USD, GBP, CHF first, then every other ISO 4217 code, named in the current language."""
+    """The common currencies first (EUR, USD, GBP, CHF, …), then every other one in use, by code, named in
+    the current language."""
     locale = translation.get_language() or "en"
 
     def label(code: str) -> str:

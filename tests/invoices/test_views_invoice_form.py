@@ -267,3 +267,12 @@ def test_editing_a_draft_keeps_its_vat_treatment_and_sets_the_service_date(user_
     assert user_client.post(reverse("invoices:invoice-edit", args=[invoice.pk]), data).status_code == 302
     invoice.refresh_from_db()
     assert invoice.service_date == dt.date(2026, 2, 10) and invoice.tax_treatment == "standard"
+
+
+def test_the_currency_list_has_no_historic_test_or_metal_codes(user_client):
+    codes = [code for code, _ in user_client.get(reverse("invoices:invoice-create")).context["form"].fields["currency"].choices]
+    assert codes[:6] == ["EUR", "USD", "GBP", "CHF", "PLN", "CZK"]
+    assert {"JPY", "INR", "BRL", "ZAR"} <= set(codes)
+    assert not {"DEM", "FRF", "ATS", "XEU", "XAU", "XAG", "XPT", "XPD", "XTS", "XXX", "XDR", "CLF", "BOV"} & set(codes)
+    assert len(codes) == len(set(codes)) and 140 < len(codes) < 170
+    assert codes[13:] == sorted(codes[13:])
