@@ -8,9 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 from django.utils import translation
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from core.forms import LocalizedDecimalField
@@ -67,7 +69,12 @@ class BusinessProfileForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["default_tax_rate"].help_text = BusinessProfile._meta.get_field("default_tax_rate").help_text
+        for name in ("default_tax_rate", "website"):
+            model_field = BusinessProfile._meta.get_field(name)
+            self.fields[name].label = capfirst(model_field.verbose_name)
+            self.fields[name].help_text = model_field.help_text
+        # Empty: the environment's default, which the placeholder shows.
+        self.fields["payment_terms_days"].widget.attrs["placeholder"] = str(settings.DEFAULT_PAYMENT_TERMS_DAYS)
         language = (translation.get_language() or "en").split("-")[0]
         self.fields["country"] = forms.ChoiceField(
             label=self.fields["country"].label, choices=country_choices(language), initial="DE")

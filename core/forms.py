@@ -98,7 +98,7 @@ def format_amount(value: Decimal | int | str | None) -> str:
     decimal_mark, group = _separators()
     sign = "-" if number < 0 else ""
     integer, _, fraction = f"{abs(number):f}".partition(".")
-    groups = []
+    groups: list[str] = []
     while len(integer) > 3:
         integer, groups = integer[:-3], [integer[-3:], *groups]
     text = group.join([integer, *groups])
@@ -128,7 +128,7 @@ class LocalizedDecimalField(forms.DecimalField):
         # Not DecimalField's: `step`, `min` and `max` belong to number fields.
         return forms.Field.widget_attrs(self, widget)
 
-    def to_python(self, value: Any) -> Decimal | None:
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]  # DecimalField's stub says int
         if value in self.empty_values:
             return None
         if isinstance(value, Decimal):
