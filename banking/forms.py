@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from core.forms import SubmitOnceMixin
+from core.forms import LocalizedDecimalField, SubmitOnceMixin
 from invoices.forms import NoLineBreaksMixin
 from invoices.models import Invoice, InvoiceKind
 
@@ -44,8 +45,9 @@ class ConfirmForm(forms.Form):
     """A line's confirmation with another invoice or amount than suggested (both optional)."""
 
     invoice = forms.CharField(label=_("Invoice number"), max_length=40, required=False)
-    amount = forms.DecimalField(label=_("Amount to record"), max_digits=14, decimal_places=2, required=False,
-                                min_value=0.01)
+    # Typed as people type it ("119,00" in German), like the invoices' amounts.
+    amount = LocalizedDecimalField(label=_("Amount to record"), max_digits=14, decimal_places=2, required=False,
+                                   min_value=Decimal("0.01"))
 
     def clean_invoice(self) -> Invoice | None:
         text = self.cleaned_data["invoice"].strip()

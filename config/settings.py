@@ -16,6 +16,8 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from core.site import site_url_from_bind
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -224,7 +226,13 @@ except (zoneinfo.ZoneInfoNotFoundError, ValueError):
 BUSINESS_NAME = env.str("BUSINESS_NAME", default="My Business")
 DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="EUR").upper()
 DEFAULT_PAYMENT_TERMS_DAYS = env_int("DEFAULT_PAYMENT_TERMS_DAYS", 14)
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+
+# Links in emails point here. Unset, it is where ./run serves: HOST and PORT (127.0.0.1:8000), so a
+# site on another port never sends dead links; `manage.py runall` says at start-up which it is.
+SITE_URL_IS_SET = bool(os.environ.get("SITE_URL", "").strip())
+SITE_URL = (env.str("SITE_URL") if SITE_URL_IS_SET else site_url_from_bind(
+    os.environ.get("HOST", ""), os.environ.get("PORT", ""), ALLOWED_HOSTS)).rstrip("/")
 # How long a public invoice link in an email stays valid.
 PUBLIC_LINK_MAX_AGE_DAYS = env_int("PUBLIC_LINK_MAX_AGE_DAYS", 180)
 

@@ -26,6 +26,8 @@ urlpatterns = [
     # ESP delivery-tracking webhooks: ANYMAIL_WEBHOOK_SECRET and the ESP's signature (config.webhooks).
     path("anymail/<slug:esp>/tracking/", tracking_webhook, name="tracking-webhook"),
     path("invoices/", include("invoices.urls")),
+    # The business profile (owners).
+    path("settings/business/", include("business.urls")),
     path("bank/", include("banking.urls")),
     # The invoice's PDF and e-invoice downloads (the team's; the customer's is invoice-public-pdf).
     path("documents/", include("documents.urls")),

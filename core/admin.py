@@ -8,16 +8,17 @@ from typing import Any, Callable
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
-from django.utils.html import format_html
+from django.utils.html import format_html_join
 
 from .errors import DomainError
-from .status import tone
+from .status import badges
 
 
 def status_badge(obj: Any) -> str:
     """The status as a coloured pill, in the pages' colours (core.status; static/css/admin.css has
     the tones, as the admin has no Bootstrap and the Content-Security-Policy no inline style)."""
-    return format_html('<span class="status-pill status-pill-{}">{}</span>', tone(obj.status), obj.get_status_display())
+    return format_html_join(" ", '<span class="status-pill status-pill-{}">{}</span>',
+                            ((badge_tone, label) for _, label, badge_tone in badges(obj)))
 
 
 def run_service_on_each(

@@ -10,8 +10,11 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Case, Count, DateField, F, Q, Sum, Value, When
 from django.db.models.functions import TruncDate
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from business import services as business
 from core.money import sum_to_cents
 from invoices.models import Invoice, InvoiceKind, InvoiceStatus, Payment
 
@@ -148,3 +151,24 @@ def overdue_series(*, today: dt.date, days: int = CHART_DAYS) -> tuple[list[dt.d
         if any(values):
             series[currency] = values
     return labels, series
+
+
+def setup_checklist() -> list[dict[str, Any]] | None:
+    """The first-run checklist of the business profile: what an invoice needs (§ 14 UStG) and what
+    makes it better, each done or not, with the place on the settings page to fill it in. None once
+    invoices can be sent (business.services.missing_for_invoices has nothing left)."""
+    profile = business.get_profile()
+    if not business.missing_for_invoices(profile):
+        return None
+    url = reverse("business:profile")
+    items = [
+        (_("Your business's legal name and address"), "id_legal_name", True,
+         all(getattr(profile, name) for name in ("legal_name", "street", "postal_code", "city", "country"))),
+        (_("Your tax number or VAT ID"), "id_tax_number", True, bool(profile.tax_number or profile.vat_id)),
+        (_("Your bank account (IBAN), for the payment details and the QR code on the invoice"), "id_iban", False,
+         bool(profile.iban)),
+        (_("Your phone number, which e-invoices to business customers need"), "id_phone", False, bool(profile.phone)),
+        (_("Your logo"), "logo", False, bool(profile.logo)),
+    ]
+    return [{"label": label, "href": f"{url}#{anchor}", "required": required, "done": done}
+            for label, anchor, required, done in items]

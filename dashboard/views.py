@@ -16,7 +16,7 @@ from automations.models import Run
 from core.dates import business_today
 from tasks.models import Task, TaskStatus
 
-from .selectors import CHART_DAYS, dashboard_amounts, overdue_series
+from .selectors import CHART_DAYS, dashboard_amounts, overdue_series, setup_checklist
 
 
 def stat_cards(amounts: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -64,4 +64,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "default_currency": settings.DEFAULT_CURRENCY,
         # Owners are told when events wait for a worker that is down or stuck.
         "waiting_events": waiting_events() if request.user.has_perm("automations.change_automation") else None,
+        # Owners see what the business profile still lacks, until invoices can be sent.
+        "checklist": setup_checklist() if request.user.has_perm("business.change_businessprofile") else None,
     })

@@ -16,18 +16,22 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from business import services as business
+from business.validators import compact, country_choices
 from core.dates import business_today
-from core.forms import SubmitOnceMixin
+from core.forms import LocalizedDecimalField, SubmitOnceMixin
 
-from .models import Contact, Interval, PaymentMethod
+from .models import Contact, Interval, PaymentMethod, TaxTreatment
 from .validators import currency_codes, validate_business_date
 
-COMMON_CURRENCIES = ["EUR", "USD", "GBP", "CHF"]
+# The currencies a business in the euro area invoices in most, first in the list.
+COMMON_CURRENCIES = ["EUR", "USD", "GBP", "CHF", "PLN", "CZK", "SEK", "DKK", "NOK", "JPY", "CNY", "CAD", "AUD"]
 LINE_BREAK_ERROR = _("This field cannot contain line breaks.")
 
 
 def currency_choices() -> list[tuple[str, str]]:
-    """EUR, USD, GBP, CHF first, then every other ISO 4217 code, named in the current language."""
+    """The common currencies first (EUR, USD, GBP, CHF, …), then every other one in use, by code, named in
+    the current language."""
     locale = translation.get_language() or "en"
 
     def label(code: str) -> str:
@@ -70,13 +74,34 @@ class NoLineBreaksMixin:
 
 
 class ContactForm(SubmitOnceMixin, NoLineBreaksMixin, forms.ModelForm):
+    """The contact's details; the model's validators check them (a valid email address, VAT ID, …)."""
+
     class Meta:
         model = Contact
-        fields = ["name", "email", "phone", "company", "language"]  # noqa: RUF012 (Django's Meta)
+        fields = ["name", "email", "phone", "company", "language", "street", "postal_code", "city", "country",  # noqa: RUF012
+                  "vat_id", "is_business"]
         widgets = {  # noqa: RUF012
             "email": forms.EmailInput(attrs={"autocomplete": "off"}),
             "phone": forms.TextInput(attrs={"type": "tel"}),
+            "vat_id": forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        language = (translation.get_language() or "en").split("-")[0]
+        # Empty (a form of an older page, a script) means the model's default, Germany.
+        self.fields["country"] = forms.ChoiceField(label=self.fields["country"].label,
+                                                   choices=country_choices(language), initial="DE", required=False)
+
+    def clean_country(self) -> str:
+        return self.cleaned_data.get("country") or "DE"
+
+    def clean_vat_id(self) -> str:
+        return compact(self.cleaned_data.get("vat_id") or "")
+
+    def details(self) -> dict[str, Any]:
+        """What `invoices.services.create_contact` / `update_contact` take."""
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
 
 
 class SearchForm(forms.Form):
@@ -93,6 +118,17 @@ class InvoiceForm(SubmitOnceMixin, forms.Form):
     issue_date = forms.DateField(label=_("Issue date"), widget=DateInput(), validators=[validate_business_date])
     due_date = forms.DateField(label=_("Due date"), widget=DateInput(), validators=[validate_business_date])
     currency = forms.ChoiceField(label=_("Currency"), choices=currency_choices)
+    # Leistungsdatum (§ 14 UStG): a day, or a period from service_date to service_end.
+    service_date = forms.DateField(
+        label=_("Service date"), required=False, widget=DateInput(), validators=[validate_business_date],
+        help_text=_("The day of the delivery or service, or the first day of a service period. Empty: the issue date."))
+    service_end = forms.DateField(
+        label=_("End of the service period"), required=False, widget=DateInput(), validators=[validate_business_date],
+        help_text=_("Only for a period, e.g. a month of support."))
+    tax_treatment = forms.ChoiceField(
+        label=_("VAT"), required=False,
+        choices=[("", _("Automatic (from your business profile and the customer)")), *TaxTreatment.choices],
+        help_text=_("Small business (§ 19 UStG) and reverse charge invoices carry no VAT on their lines."))
     notes = forms.CharField(
         label=_("Notes"), required=False, max_length=10_000,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -104,26 +140,51 @@ class InvoiceForm(SubmitOnceMixin, forms.Form):
         issue, due = cleaned.get("issue_date"), cleaned.get("due_date")
         if issue and due and due < issue:
             self.add_error("due_date", _("The due date cannot be before the issue date."))
+        start, end = cleaned.get("service_date"), cleaned.get("service_end")
+        if end and not start:
+            self.add_error("service_date", _("A service period needs its first day too."))
+        elif start and end and end < start:
+            self.add_error("service_end", _("The service period cannot end before it starts."))
         return cleaned
+
+    def invoice_fields(self) -> dict[str, Any]:
+        """What `invoices.services.create_invoice` / `update_draft_invoice` take (no contact-less VAT
+        treatment: empty lets the service decide)."""
+        data = self.cleaned_data
+        fields = {name: data[name] for name in ("contact", "issue_date", "due_date", "currency", "notes",
+                                                  "service_date", "service_end")}
+        fields["tax_treatment"] = data["tax_treatment"] or None
+        return fields
 
 
 class LineItemForm(NoLineBreaksMixin, forms.Form):
     description = forms.CharField(label=_("Description"), max_length=500)
-    quantity = forms.DecimalField(
+    quantity = LocalizedDecimalField(
         label=_("Quantity"), max_digits=12, decimal_places=3, initial=Decimal("1"),
         validators=[MinValueValidator(Decimal("0.001"), message=_("The quantity must be greater than zero."))],
-        widget=forms.NumberInput(attrs={"step": "any", "min": "0.001", "inputmode": "decimal"}),
     )
-    unit_price = forms.DecimalField(
+    unit_price = LocalizedDecimalField(
         label=_("Unit price"), max_digits=14, decimal_places=2,
         validators=[MinValueValidator(Decimal("0.01"), message=_("The price must be greater than zero."))],
-        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"}),
     )
-    tax_rate = forms.DecimalField(
+    tax_rate = LocalizedDecimalField(
         label=_("Tax rate (%)"), max_digits=5, decimal_places=2, initial=Decimal("0"),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
-        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "max": "100", "inputmode": "decimal"}),
     )
+
+    def __init__(self, *args: Any, default_tax_rate: Decimal | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if default_tax_rate is not None:
+            # New lines start with the business profile's rate (19 % in Germany), not 0.
+            self.fields["tax_rate"].initial = default_tax_rate.normalize()
+
+    def has_changed(self) -> bool:
+        """A new row is a line once it has a description or a price: its prefilled quantity and tax
+        rate, even changed, do not make an empty row a line (nor an error)."""
+        if self.empty_permitted and self.is_bound and not any(
+                str(self.data.get(self.add_prefix(name), "")).strip() for name in ("description", "unit_price")):
+            return False
+        return super().has_changed()
 
     def item(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -151,18 +212,21 @@ class BaseLineItemFormSet(forms.BaseFormSet):
 
 
 def line_item_formset(*, data: Any = None, initial: list[dict[str, Any]] | None = None) -> BaseLineItemFormSet:
-    """The line items of an invoice form: its rows, and one blank row when there are none."""
+    """The line items of an invoice form: its rows, and one blank row when there are none. A new
+    row's tax rate is the business profile's default."""
     formset_class = forms.formset_factory(
         LineItemForm, formset=BaseLineItemFormSet, extra=0 if initial else 1, can_delete=True,
         max_num=200, validate_max=True,
     )
-    return formset_class(data=data, initial=initial, prefix="items")
+    return formset_class(data=data, initial=initial, prefix="items",
+                         form_kwargs={"default_tax_rate": business.default_tax_rate()})
 
 
 def invoice_initial(*, today: dt.date) -> dict[str, Any]:
+    """A new invoice: issued today, due after the business profile's payment terms."""
     return {
         "issue_date": today,
-        "due_date": today + dt.timedelta(days=settings.DEFAULT_PAYMENT_TERMS_DAYS),
+        "due_date": today + dt.timedelta(days=business.payment_terms_days()),
         "currency": settings.DEFAULT_CURRENCY,
     }
 
@@ -174,10 +238,9 @@ class InvoiceFilterForm(forms.Form):
 
 
 class PaymentForm(SubmitOnceMixin, NoLineBreaksMixin, forms.Form):
-    amount = forms.DecimalField(
+    amount = LocalizedDecimalField(
         label=_("Amount"), max_digits=14, decimal_places=2,
         validators=[MinValueValidator(Decimal("0.01"), message=_("The amount must be greater than zero."))],
-        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"}),
     )
     date = forms.DateField(label=_("Date"), widget=DateInput(), validators=[validate_business_date])
     method = forms.ChoiceField(label=_("Method"), choices=PaymentMethod.choices, initial=PaymentMethod.BANK_TRANSFER)
@@ -204,16 +267,14 @@ class RecurringForm(SubmitOnceMixin, NoLineBreaksMixin, forms.Form):
     contact = forms.ModelChoiceField(label=_("Contact"), queryset=Contact.objects.all(), empty_label=_("Choose a contact…"))
     description = forms.CharField(label=_("Description"), max_length=500,
                                   help_text=_("The line on every invoice this plan issues."))
-    amount = forms.DecimalField(
+    amount = LocalizedDecimalField(
         label=_("Amount"), max_digits=14, decimal_places=2,
         validators=[MinValueValidator(Decimal("0.01"), message=_("The amount must be greater than zero."))],
-        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"}),
         help_text=_("Net amount per period, before tax."),
     )
-    tax_rate = forms.DecimalField(
+    tax_rate = LocalizedDecimalField(
         label=_("Tax rate (%)"), max_digits=5, decimal_places=2, initial=Decimal("0"),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
-        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "max": "100", "inputmode": "decimal"}),
     )
     currency = forms.ChoiceField(label=_("Currency"), choices=currency_choices)
     interval = forms.ChoiceField(label=_("Interval"), choices=Interval.choices, initial=Interval.MONTHLY)

@@ -1,16 +1,25 @@
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 
-from babel.numbers import list_currencies
+from babel import Locale
+from babel.numbers import get_territory_currencies, list_currencies
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 
 @lru_cache(maxsize=1)
 def currency_codes() -> frozenset[str]:
-    """ISO 4217 codes as Babel (CLDR) knows them."""
-    return frozenset(list_currencies())
+    """The ISO 4217 currencies in use: legal tender of some country today, as Babel (CLDR) knows it.
+    Not the historic ones (DEM, FRF), the funds and units of account (XDR, CLF), precious metals (XAU,
+    XAG) or the test codes (XTS, XXX), which ISO 4217 lists too but nobody invoices in."""
+    today = dt.date.today()
+    codes: set[str] = set()
+    for territory in Locale.parse("en").territories:
+        if len(territory) == 2 and territory.isalpha():
+            codes.update(get_territory_currencies(territory, today, tender=True))
+    return frozenset(codes & set(list_currencies()))
 
 
 def validate_currency(value: str) -> None:

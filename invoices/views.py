@@ -16,12 +16,15 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.submissions import save_form_once, save_once
+from business import services as business
+from business.validators import country_choices
 from core.dates import business_today
 from core.errors import DomainError
 from core.forms import add_domain_error
@@ -39,7 +42,7 @@ from .forms import (
     invoice_initial,
     line_item_formset,
 )
-from .models import Contact, Invoice, InvoiceStatus, RecurringPayment, RecurringStatus
+from .models import Contact, Invoice, InvoiceStatus, RecurringPayment, RecurringStatus, TaxTreatment
 from .public import invoice_for_token, public_url, revoke_public_links
 
 
@@ -145,13 +148,8 @@ def invoice_create(request: HttpRequest) -> HttpResponse:
         form = InvoiceForm(request.POST)
         formset = line_item_formset(data=request.POST)
         if form.is_valid() and formset.is_valid():
-            data = form.cleaned_data
-
             def save() -> str:
-                invoice = services.create_invoice(
-                    contact=data["contact"], items=formset.items(), issue_date=data["issue_date"],
-                    due_date=data["due_date"], currency=data["currency"], notes=data["notes"], by=request.user,
-                )
+                invoice = services.create_invoice(items=formset.items(), by=request.user, **form.invoice_fields())
                 messages.success(request, _("Invoice %(number)s saved as a draft.") % {"number": invoice.number})
                 return reverse("invoices:invoice-detail", args=[invoice.pk])
 
@@ -178,12 +176,11 @@ def invoice_edit(request: HttpRequest, pk: int) -> HttpResponse:
         form = InvoiceForm(request.POST)
         formset = line_item_formset(data=request.POST, initial=_items_initial(invoice))
         if form.is_valid() and formset.is_valid():
-            data = form.cleaned_data
+            fields = form.invoice_fields()
+            if fields["tax_treatment"] is None:  # "automatic": what the service would choose for this contact
+                fields["tax_treatment"] = services.default_tax_treatment(fields["contact"])
             try:
-                services.update_draft_invoice(
-                    invoice=invoice, items=formset.items(), contact=data["contact"], issue_date=data["issue_date"],
-                    due_date=data["due_date"], currency=data["currency"], notes=data["notes"],
-                )
+                services.update_draft_invoice(invoice=invoice, items=formset.items(), **fields)
             except DomainError as exc:
                 add_domain_error(form, exc)
             else:
@@ -192,7 +189,8 @@ def invoice_edit(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         form = InvoiceForm(initial={
             "contact": invoice.contact_id, "issue_date": invoice.issue_date, "due_date": invoice.due_date,
-            "currency": invoice.currency, "notes": invoice.notes,
+            "currency": invoice.currency, "notes": invoice.notes, "service_date": invoice.service_date,
+            "service_end": invoice.service_end, "tax_treatment": invoice.tax_treatment,
         })
         formset = line_item_formset(initial=_items_initial(invoice))
     return render(request, "invoices/invoice_form.html", _invoice_form_context(form, formset, invoice))
@@ -211,10 +209,13 @@ def _payment_form(invoice: Invoice, data: Any = None) -> PaymentForm:
 
 
 def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    invoice = get_object_or_404(Invoice.objects.select_related("contact", "recurring", "created_by"), pk=pk)
+    invoice = get_object_or_404(Invoice.objects.select_related("contact", "recurring", "created_by", "credit_for"),
+                                pk=pk)
     today = business_today()
     context = {
         "invoice": invoice,
+        # A voided sent invoice's credit note (Stornorechnung), linked both ways.
+        "credit_note": Invoice.objects.filter(credit_for=invoice).first(),
         "items": invoice.items.all(),
         "payments": invoice.payments.select_related("created_by"),
         "public_url": public_url(invoice) if invoice.status != InvoiceStatus.DRAFT else "",
@@ -358,6 +359,10 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "invoice_count": invoice_count,
         "balances": [{"currency": r["currency"], "amount": sum_to_cents(r["amount"])} for r in open_rows],
         "plans": contact.recurring_payments.order_by("-created_at"),
+        "country_name": dict(country_choices((translation.get_language() or "en").split("-")[0])).get(
+            contact.country, contact.country),
+        "reverse_charge_without_vat_id": not contact.vat_id
+        and services.default_tax_treatment(contact) == TaxTreatment.REVERSE_CHARGE,
     })
 
 
@@ -365,13 +370,8 @@ def contact_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = ContactForm(request.POST)
         if form.is_valid():
-            data = form.cleaned_data
-
             def save() -> str:
-                contact = services.create_contact(
-                    name=data["name"], email=data["email"], phone=data["phone"], company=data["company"],
-                    language=data["language"],
-                )
+                contact = services.create_contact(**form.details())
                 messages.success(request, _("Contact %(name)s created.") % {"name": contact.name})
                 return reverse("invoices:contact-detail", args=[contact.pk])
 
@@ -384,15 +384,19 @@ def contact_create(request: HttpRequest) -> HttpResponse:
 
 
 def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    # A contact's details are data, not a state change with a trigger: the model form validates
-    # them (the model's own validators: no line breaks, a valid email address) and saves them.
+    # The model form checks the details (the model's own validators: no line breaks, a valid email
+    # address and VAT ID); the service saves them. Invoices already sent keep their buyer.
     contact = get_object_or_404(Contact, pk=pk)
     if request.method == "POST":
-        form = ContactForm(request.POST, instance=contact)
+        form = ContactForm(request.POST, instance=Contact.objects.get(pk=contact.pk))
         if form.is_valid():
-            form.save()
-            messages.success(request, _("Contact %(name)s saved.") % {"name": contact.name})
-            return redirect("invoices:contact-detail", pk=contact.pk)
+            try:
+                services.update_contact(contact=contact, **form.details())
+            except DomainError as exc:
+                add_domain_error(form, exc)
+            else:
+                messages.success(request, _("Contact %(name)s saved.") % {"name": contact.name})
+                return redirect("invoices:contact-detail", pk=contact.pk)
     else:
         form = ContactForm(instance=contact)
     return render(request, "invoices/contact_form.html", {"form": form, "contact": contact})
@@ -442,7 +446,7 @@ def recurring_create(request: HttpRequest) -> HttpResponse:
     else:
         initial: dict[str, Any] = {
             "start_date": business_today(), "currency": settings.DEFAULT_CURRENCY,
-            "payment_terms_days": settings.DEFAULT_PAYMENT_TERMS_DAYS,
+            "payment_terms_days": business.payment_terms_days(), "tax_rate": business.default_tax_rate(),
         }
         contact_id = request.GET.get("contact", "")
         if contact_id.isdigit() and Contact.objects.filter(pk=contact_id).exists():

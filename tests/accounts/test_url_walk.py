@@ -41,6 +41,8 @@ TEAM_MEMBER_FORBIDDEN = {
     "automations:automation-delete", "automations:automation-test",
     # The banks' CSV mappings are the owner's; a team member imports statements with them.
     "banking:mapping-create", "banking:mapping-edit", "banking:mapping-delete",
+    # The business profile is the owner's.
+    "business:profile", "business:logo-upload", "business:logo-remove",
 }
 
 SUMMARY: dict[str, int] = {}
@@ -137,7 +139,7 @@ def admin_urls(world: dict) -> list[str]:
 def snapshot() -> dict[str, int]:
     """Rows per model of the product: a refused request must not change any."""
     return {m._meta.label: m._default_manager.count()
-            for label in ("invoices", "banking", "automations", "tasks", "workflows")
+            for label in ("invoices", "banking", "automations", "tasks", "workflows", "business")
             for m in apps.get_app_config(label).get_models()}
 
 

@@ -28,6 +28,7 @@ from django.http import HttpResponse
 
 from automations.models import Action, Automation, Event, InvoiceEmail, Run
 from banking.models import BankStatement, BankTransaction, CsvMapping
+from business.models import BusinessProfile
 from core.errors import DomainError
 from documents.models import StoredDocument
 from invoices.models import Contact, Invoice, LineItem, Payment, RecurringPayment
@@ -57,6 +58,7 @@ WATCHED: dict[str, tuple[type, tuple[str, ...]]] = {
     "BankTransaction": (BankTransaction, ("key", "status", "invoice_id", "payment_id", "error")),
     "CsvMapping": (CsvMapping, ("name", "delimiter", "header_row")),
     "StoredDocument": (StoredDocument, ("invoice_id", "amount_paid")),
+    "BusinessProfile": (BusinessProfile, ("legal_name", "iban", "vat_id", "payment_terms_days", "logo", "updated_at")),
 }
 
 

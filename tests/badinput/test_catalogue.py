@@ -173,6 +173,14 @@ FORM_CASES = [
          "Select a valid choice. XYZ is not one of the available choices.", "currency", a_contact),
     Case("recurring-unknown-currency", "form", "currency BTC", recurring_post(currency="BTC"),
          "Select a valid choice. BTC is not one of the available choices.", "currency", a_contact),
+    Case("invoice-historic-currency", "form", "currency DEM (the Deutsche Mark, gone since 2002)",
+         new_invoice(currency="DEM"), "Select a valid choice. DEM is not one of the available choices.", "currency",
+         a_contact),
+    Case("invoice-gold-currency", "form", "currency XAU (gold)", new_invoice(currency="XAU"),
+         "Select a valid choice. XAU is not one of the available choices.", "currency", a_contact),
+    Case("service-test-currency", "service", "create_invoice(currency='XTS') (the ISO test code)",
+         lambda ctx, o: services.create_invoice(contact=o["contact"], currency="XTS", items=[LINE]),
+         "XTS is not an ISO 4217 currency code", setup=a_contact),
     # Names and emails
     Case("contact-name-blank", "form", "name of spaces only", contact_post(name="   "),
          "This field is required.", "name"),
@@ -192,6 +200,10 @@ FORM_CASES = [
     Case("contact-email-idn-domain", "form", "email kunde@bücher.de (IDN domain, accepted)",
          contact_post(name="Bücher Kunde", email="kunde@bücher.de"), "Contact Bücher Kunde created.",
          changes={"Contact": 1}),
+    Case("contact-vat-id-invalid", "form", "contact VAT ID ATU1234567 (wrong check digit)",
+         contact_post(vat_id="ATU1234567"), "ATU1234567 is not a valid EU VAT ID", "vat_id"),
+    Case("contact-country-unknown", "form", "contact country XX", contact_post(country="XX"),
+         "Select a valid choice. XX is not one of the available choices.", "country"),
     # Size
     Case("invoice-notes-10001", "form", "notes of 10,001 characters", new_invoice(notes="n" * 10_001),
          "Ensure this value has at most 10000 characters (it has 10001).", "notes", a_contact),
@@ -1118,10 +1130,46 @@ DOCUMENT_CASES = [
          lambda ctx, o: ctx.client.get("/documents/invoices/999999/xrechnung/"), NOTHING_HERE),
 ]
 
+# --- The business profile: the settings page and its logo -------------------------------------------
+
+
+def profile_post(**changes: str):
+    def act(ctx, o):
+        from tests.conftest import BUSINESS
+
+        data = {**{k: str(v) for k, v in BUSINESS.items()}, "payment_terms_days": "14", "default_tax_rate": "19",
+                "send_from": "08:00", "send_until": "18:00", "holiday_region": "", **changes}
+        return ctx.post("/settings/business/", data)
+    return act
+
+
+def logo_post(name: str, content: bytes, content_type: str = "image/png"):
+    return lambda ctx, o: ctx.post("/settings/business/logo/",
+                                   {"logo": SimpleUploadedFile(name, content, content_type)})
+
+
+BUSINESS_CASES = [
+    Case("profile-iban-check-digits", "form", "IBAN DE89 3704 0044 0532 0130 01 (a wrong check digit)",
+         profile_post(iban="DE89 3704 0044 0532 0130 01"), "is not a valid IBAN", "iban"),
+    Case("profile-vat-id-invalid", "form", "VAT ID DE123456789 (fails its check digit)",
+         profile_post(vat_id="DE123456789"), "DE123456789 is not a valid EU VAT ID", "vat_id"),
+    Case("profile-terms-negative", "form", "payment terms of -5 days", profile_post(payment_terms_days="-5"),
+         "Ensure this value is greater than or equal to 0.", "payment_terms_days"),
+    Case("profile-tax-rate-text", "form", "default tax rate “neunzehn”", profile_post(default_tax_rate="neunzehn"),
+         "Enter a number.", "default_tax_rate"),
+    Case("profile-logo-too-big", "form", "a logo of 3 MB", logo_post("logo.png", b"\x89PNG" + b"0" * (3 * 1024 * 1024)),
+         "The logo is too large (3.0\xa0MB): at most 1 MB.", "logo"),
+    Case("profile-logo-not-an-image", "form", "a PDF uploaded as the logo (named .png)",
+         logo_post("logo.png", b"%PDF-1.7\n%fake"), "The logo must be a PNG or JPEG image.", "logo"),
+    Case("profile-logo-gif", "form", "a GIF as the logo", logo_post("logo.gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;",
+                                                                   "image/gif"),
+         "The logo must be a PNG or JPEG image.", "logo"),
+]
+
 
 CATALOGUE = (FORM_CASES + INVOICE_EMAIL_CASES + TASK_AND_BOARD_CASES + SIZE_CASES + TEMPLATE_CASES + ADMIN_CASES
              + SERVICE_CASES + STATE_CASES + IMPORT_CASES + SKIP_CASES + EMAIL_CASES + WEBHOOK_CASES + PEOPLE_CASES
-             + DOOR_CASES + LOGIN_CASES + BANK_CASES + DOCUMENT_CASES)
+             + DOOR_CASES + LOGIN_CASES + BANK_CASES + DOCUMENT_CASES + BUSINESS_CASES)
 
 
 @pytest.mark.parametrize("case", CATALOGUE, ids=str)

@@ -48,7 +48,8 @@ def site_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The environment of a production-like site in a temp folder: its own SQLite file, migrated and
     with collected static files, DEBUG off, the ORM broker."""
     var_dir = tmp_path_factory.mktemp("runall")
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "ANYMAIL_", "Q_"))}
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("DJANGO_", "ANYMAIL_", "Q_")) and key not in ("SITE_URL", "HOST", "PORT")}
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings",
         DATABASE_URL=f"sqlite:///{var_dir / 'db.sqlite3'}",
@@ -166,6 +167,13 @@ def test_runall_serves_and_stops_both_children_on_a_signal(runall: Runall, stop_
     runall.wait_until_serving()
     runall.wait_until_worker_runs()
     assert pid_alive(web) and pid_alive(worker)
+    # No SITE_URL: the links in emails follow the address it serves at, it says so, and both children
+    # have it (the email is rendered in the worker).
+    site_url = f"http://127.0.0.1:{runall.port}"
+    assert f"Links in emails point at {site_url} (from the address it is served at;" in runall.output()
+    for pid in (web, worker):
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert f"SITE_URL={site_url}".encode() in environ
 
     started = time.monotonic()
     runall.process.send_signal(stop_signal)

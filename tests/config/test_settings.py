@@ -113,3 +113,17 @@ def test_every_variable_of_the_settings_is_documented() -> None:
     missing_in_example = sorted(name for name in names if f"# {name}=" not in example)
     assert not missing_in_readme, f"add these to the README's configuration table: {missing_in_readme}"
     assert not missing_in_example, f"add these to .env.example: {missing_in_example}"
+
+
+@pytest.mark.parametrize(("env", "site_url"), [
+    ({}, "http://127.0.0.1:8000"),
+    ({"PORT": "9000"}, "http://127.0.0.1:9000"),
+    ({"HOST": "192.0.2.10", "PORT": "8080"}, "http://192.0.2.10:8080"),
+    ({"HOST": "0.0.0.0", "PORT": "80", "ALLOWED_HOSTS": "invoices.example.com,localhost"}, "http://invoices.example.com"),
+    ({"HOST": "::1", "PORT": "8000"}, "http://[::1]:8000"),
+    ({"PORT": "9000", "SITE_URL": "https://invoices.example.com/"}, "https://invoices.example.com"),
+])
+def test_site_url_follows_host_and_port_unless_it_is_set(env: dict[str, str], site_url: str) -> None:
+    result = import_settings("print(s.SITE_URL)", **{"SITE_URL": "", "HOST": "", "PORT": "", **env})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [site_url]

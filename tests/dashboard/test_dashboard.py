@@ -282,3 +282,27 @@ def test_my_open_tasks_are_mine_and_the_teams_due_soonest_first(user_client, use
     response = user_client.get(reverse("dashboard"))
     assert [t.title for t in response.context["tasks"]] == ["Mine, overdue", "Team, soon", "Later", "No date"]
     assert reverse("tasks:task-list") in response.content.decode()
+
+
+# --- The first-run checklist ------------------------------------------------------------------
+
+
+def test_owners_see_the_checklist_until_the_profile_is_complete(client, owner):
+    from business.services import update_profile
+
+    update_profile(street="", tax_number="", vat_id="", iban="")
+    page = client.get(reverse("dashboard")).content.decode()
+    assert "Before you send your first invoice" in page
+    assert 'href="/settings/business/#id_legal_name">Your business&#x27;s legal name and address</a>' in page
+    assert 'href="/settings/business/#id_tax_number">Your tax number or VAT ID</a>' in page
+    assert page.count("checklist-done") == 1  # the phone is there; the logo, the IBAN, the address are not
+
+    update_profile(street="Hauptstraße 1", tax_number="181/815/08155")
+    assert "Before you send your first invoice" not in client.get(reverse("dashboard")).content.decode()
+
+
+def test_team_members_never_see_the_checklist(client, member):
+    from business.services import update_profile
+
+    update_profile(street="")
+    assert "Before you send your first invoice" not in client.get(reverse("dashboard")).content.decode()

@@ -155,6 +155,7 @@ def test_screenshots_of_the_main_pages(page, business):
         ("tasks", "/tasks/?tab=all"),
         ("workflows", "/workflows/"),
         ("workflow-board", f"/workflows/{business['workflow'].pk}/"),
+        ("business-profile", "/settings/business/"),
     ]
     camera = Camera(page)
     for name, path in pages:

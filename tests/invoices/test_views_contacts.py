@@ -114,3 +114,46 @@ def test_contact_detail_links_to_all_invoices_when_there_are_many(user_client):
     response = user_client.get(reverse("invoices:contact-detail", args=[contact.pk]))
     assert len(response.context["invoices"]) == 20
     assert f"{reverse('invoices:invoice-list')}?contact={contact.pk}" in response.content.decode()
+
+
+def test_a_contact_gets_a_postal_address_a_vat_id_and_the_business_flag(user_client):
+    response = user_client.post(reverse("invoices:contact-create"), contact_data(
+        street="Rue de Rivoli 1", postal_code="75001", city="Paris", country="FR", vat_id="fr 40 303 265 045",
+        is_business="on"))
+    assert response.status_code == 302
+    contact = Contact.objects.get()
+    assert (contact.street, contact.postal_code, contact.city, contact.country) == ("Rue de Rivoli 1", "75001",
+                                                                                  "Paris", "FR")
+    assert contact.vat_id == "FR40303265045" and contact.is_business
+    page = user_client.get(reverse("invoices:contact-detail", args=[contact.pk])).content.decode()
+    assert "Rue de Rivoli 1<br>75001 Paris<br>France" in page
+    assert "FR40303265045" in page and "Business customer" in page
+
+
+def test_an_invalid_vat_id_is_refused_at_its_field(user_client):
+    response = user_client.post(reverse("invoices:contact-create"), contact_data(vat_id="DE123456789"))
+    assert response.context["form"].errors["vat_id"] == [
+        "DE123456789 is not a valid EU VAT ID (for example DE136695976)."]
+    assert not Contact.objects.exists()
+
+
+def test_a_form_without_a_country_means_germany(user_client):
+    user_client.post(reverse("invoices:contact-create"), contact_data())
+    assert Contact.objects.get().country == "DE"
+
+
+def test_editing_keeps_the_address_through_the_service(user_client):
+    contact = make_contact()
+    user_client.post(reverse("invoices:contact-edit", args=[contact.pk]), contact_data(
+        street="Hauptstr. 5", postal_code="80331", city="München", country="DE", vat_id="DE 136 695 976"))
+    contact.refresh_from_db()
+    assert (contact.city, contact.vat_id, contact.is_business) == ("München", "DE136695976", False)
+
+
+def test_the_contact_page_says_when_reverse_charge_lacks_the_vat_id(user_client):
+    from business.services import update_profile
+
+    update_profile(reverse_charge=True)
+    contact = make_contact(country="AT", is_business=True)
+    page = user_client.get(reverse("invoices:contact-detail", args=[contact.pk])).content.decode()
+    assert "reverse charge, which needs their VAT ID" in page

@@ -208,3 +208,71 @@ def test_detail_of_a_sent_invoice_offers_no_edit_button(user_client):
     invoice = make_invoice(status="sent")
     html = user_client.get(reverse("invoices:invoice-detail", args=[invoice.pk])).content.decode()
     assert reverse("invoices:invoice-edit", args=[invoice.pk]) not in html
+
+
+# --- Service date, VAT treatment, the profile's defaults -------------------------------------
+
+
+def test_a_new_line_starts_with_the_profiles_tax_rate_and_the_due_date_with_its_terms(user_client):
+    from business.services import update_profile
+
+    update_profile(default_tax_rate=Decimal("7"), payment_terms_days=30)
+    response = user_client.get(reverse("invoices:invoice-create"))
+    formset = response.context["formset"]
+    assert formset.forms[0]["tax_rate"].value() == Decimal("7")
+    assert formset.empty_form["tax_rate"].value() == Decimal("7")  # "Add line" too
+    assert response.context["form"].initial["due_date"] == response.context["form"].initial["issue_date"] + dt.timedelta(days=30)
+
+
+def test_a_small_business_starts_lines_at_zero(user_client):
+    from business.services import update_profile
+
+    update_profile(small_business=True)
+    formset = user_client.get(reverse("invoices:invoice-create")).context["formset"]
+    assert formset.forms[0]["tax_rate"].value() == 0
+
+
+def test_the_service_period_and_the_vat_treatment_are_saved(user_client):
+    contact = make_contact(country="AT", is_business=True, vat_id="ATU13585627")
+    data = invoice_data(contact, [{"description": "Support", "unit_price": "100.00", "tax_rate": "0"}],
+                        service_date="2026-03-01", service_end="2026-03-31", tax_treatment="reverse_charge")
+    assert user_client.post(reverse("invoices:invoice-create"), data).status_code == 302
+    invoice = Invoice.objects.get()
+    assert (invoice.service_date, invoice.service_end) == (dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+    assert invoice.tax_treatment == "reverse_charge"
+    page = user_client.get(reverse("invoices:invoice-detail", args=[invoice.pk])).content.decode()
+    assert "Reverse charge: the customer accounts for the VAT" in page
+
+
+def test_a_service_period_ending_before_it_starts_is_refused_at_its_field(user_client):
+    data = invoice_data(make_contact(), [{"description": "Support", "unit_price": "100.00"}],
+                        service_date="2026-03-31", service_end="2026-03-01")
+    response = user_client.post(reverse("invoices:invoice-create"), data)
+    assert response.context["form"].errors["service_end"] == ["The service period cannot end before it starts."]
+    assert not Invoice.objects.exists()
+
+
+def test_vat_on_a_line_of_a_reverse_charge_invoice_is_refused_at_the_vat_field(user_client):
+    data = invoice_data(make_contact(), [{"description": "Support", "unit_price": "100.00", "tax_rate": "19"}],
+                        tax_treatment="reverse_charge")
+    response = user_client.post(reverse("invoices:invoice-create"), data)
+    assert "has no VAT on its lines; set the tax rate to 0." in response.context["form"].errors["tax_treatment"][0]
+    assert not Invoice.objects.exists()
+
+
+def test_editing_a_draft_keeps_its_vat_treatment_and_sets_the_service_date(user_client):
+    invoice = make_invoice()
+    data = invoice_data(invoice.contact, [{"description": "Consulting", "unit_price": "100.00", "tax_rate": "19"}],
+                        initial_forms=1, service_date="2026-02-10", tax_treatment="standard")
+    assert user_client.post(reverse("invoices:invoice-edit", args=[invoice.pk]), data).status_code == 302
+    invoice.refresh_from_db()
+    assert invoice.service_date == dt.date(2026, 2, 10) and invoice.tax_treatment == "standard"
+
+
+def test_the_currency_list_has_no_historic_test_or_metal_codes(user_client):
+    codes = [code for code, _ in user_client.get(reverse("invoices:invoice-create")).context["form"].fields["currency"].choices]
+    assert codes[:6] == ["EUR", "USD", "GBP", "CHF", "PLN", "CZK"]
+    assert {"JPY", "INR", "BRL", "ZAR"} <= set(codes)
+    assert not {"DEM", "FRF", "ATS", "XEU", "XAU", "XAG", "XPT", "XPD", "XTS", "XXX", "XDR", "CLF", "BOV"} & set(codes)
+    assert len(codes) == len(set(codes)) and 140 < len(codes) < 170
+    assert codes[13:] == sorted(codes[13:])

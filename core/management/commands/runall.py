@@ -31,6 +31,8 @@ from typing import Any, Callable
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.site import site_url_from_bind
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 POLL_SECONDS = 0.2
 
@@ -174,6 +176,19 @@ class Command(BaseCommand):
             "--stop-timeout", str(max(1, int(stop_timeout) - 5)),
         ]
 
+        child_env = os.environ.copy()
+        if not settings.SITE_URL_IS_SET and address is not None:
+            # The links in emails follow the address the site is served at (--bind may differ from
+            # HOST and PORT); the children read it from their environment.
+            bind_host, _, bind_port = bind.rpartition(":")
+            child_env["SITE_URL"] = site_url_from_bind(bind_host, bind_port, settings.ALLOWED_HOSTS)
+        site_url = child_env.get("SITE_URL", settings.SITE_URL).rstrip("/")
+        if settings.SITE_URL_IS_SET:
+            self._say(f"Links in emails point at {site_url} (SITE_URL).")
+        else:
+            self._say(f"Links in emails point at {site_url} (from the address it is served at; set SITE_URL to "
+                      "the address your customers reach the site at, e.g. https://invoices.example.com).")
+
         children: list[Child] = []
         failure: str | None = None
         try:
@@ -184,7 +199,8 @@ class Command(BaseCommand):
                 if self._stop_signal is not None:
                     break
                 process = subprocess.Popen(
-                    command, cwd=base_dir, start_new_session=True, preexec_fn=_die_with_parent(stop_signal)
+                    command, cwd=base_dir, env=child_env, start_new_session=True,
+                    preexec_fn=_die_with_parent(stop_signal),
                 )
                 children.append(Child(label, process, stop_signal))
                 self._say(f"{label}: pid {process.pid}")
