@@ -108,7 +108,7 @@ def _email(user: User, items: list[Notification]) -> None:
     language = Preference.objects.filter(user=user).values_list("language", flat=True).first() or settings.LANGUAGE_CODE
     with translation.override(language if language in ("en", "de") else "en"):
         context = {"user": user, "items": items[:DIGEST_MAX_ITEMS], "more": max(0, len(items) - DIGEST_MAX_ITEMS),
-                   "link": settings.SITE_URL + reverse("notifications:list")}
+                   "link": settings.SITE_URL + reverse("notifications:notification-list")}
         subject = _("%(n)d new alert(s) from your invoicing") % {"n": len(items)}
         body = render_to_string("notifications/digest_email.txt", context)
     send_mail(subject, body, None, [user.email])

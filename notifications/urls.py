@@ -10,7 +10,7 @@ app_name = "notifications"
 VIEW = "notifications.view_notification"
 
 urlpatterns = [
-    path("", requires(VIEW, views.notification_list), name="list"),
-    path("<int:pk>/read/", requires(VIEW, views.notification_read), name="read"),
-    path("read-all/", requires(VIEW, views.notification_read_all), name="read-all"),
+    path("", requires(VIEW, views.notification_list), name="notification-list"),
+    path("<int:pk>/read/", requires(VIEW, views.notification_read), name="notification-read"),
+    path("read-all/", requires(VIEW, views.notification_read_all), name="notification-read-all"),
 ]

@@ -22,7 +22,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
     services.mark_read(user=request.user, pk=pk)  # another person's or an unknown one: nothing happens
-    return redirect(safe_next(request, "notifications:list"))
+    return redirect(safe_next(request, "notifications:notification-list"))
 
 
 @require_POST
@@ -30,4 +30,4 @@ def notification_read_all(request: HttpRequest) -> HttpResponse:
     count = services.mark_read(user=request.user)
     if count:
         messages.success(request, _("All alerts marked as read."))
-    return redirect("notifications:list")
+    return redirect("notifications:notification-list")

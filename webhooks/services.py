@@ -265,7 +265,7 @@ def _count_failure(subscription: Subscription, *, now: dt.datetime) -> None:
                 kind=NotificationKind.WEBHOOK_DISABLED, key=f"webhook_disabled:{subscription.pk}:{now.isoformat()}",
                 text=_("The webhook to %(url)s was switched off after %(n)d failed attempts in a row.") % {
                     "url": subscription.url[:300], "n": limit},
-                link=reverse("webhooks:detail", args=[subscription.pk]), now=now)
+                link=reverse("webhooks:webhook-detail", args=[subscription.pk]), now=now)
 
 
 def sweep(*, now: dt.datetime | None = None) -> int:

@@ -36,7 +36,7 @@ def subscription_create(request: HttpRequest) -> HttpResponse:
                 subscription.created_by = request.user
                 subscription.save()
                 messages.success(request, _("Webhook saved. Its signing secret is shown below."))
-                return reverse("webhooks:detail", args=[subscription.pk])
+                return reverse("webhooks:webhook-detail", args=[subscription.pk])
 
             saved = save_form_once(request, form, save, already=_("This webhook has already been saved."))
             if saved is not None:
@@ -56,7 +56,7 @@ def subscription_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 saved.consecutive_failures, saved.disabled_reason = 0, ""
             saved.save()
             messages.success(request, _("Webhook saved."))
-            return redirect("webhooks:detail", pk=subscription.pk)
+            return redirect("webhooks:webhook-detail", pk=subscription.pk)
     else:
         form = SubscriptionForm(instance=subscription)
     return render(request, "webhooks/form.html", {"form": form, "subscription": subscription})
@@ -75,7 +75,7 @@ def subscription_delete(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         subscription.delete()  # its deliveries and their log go with it
         messages.success(request, _("Webhook to %(url)s deleted.") % {"url": subscription.url})
-        return redirect("webhooks:list")
+        return redirect("webhooks:webhook-list")
     return render(request, "webhooks/delete.html", {"subscription": subscription})
 
 
@@ -84,7 +84,7 @@ def subscription_test(request: HttpRequest, pk: int) -> HttpResponse:
     subscription = get_object_or_404(Subscription, pk=pk)
     services.send_test(subscription=subscription, by=request.user)
     messages.success(request, _("Test event queued; its delivery is listed below."))
-    return redirect("webhooks:detail", pk=subscription.pk)
+    return redirect("webhooks:webhook-detail", pk=subscription.pk)
 
 
 def delivery_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -101,4 +101,4 @@ def delivery_redeliver(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         services.redeliver(delivery=delivery)
         messages.success(request, _("Delivery queued again, with the same webhook id."))
-    return redirect("webhooks:delivery", pk=delivery.pk)
+    return redirect("webhooks:delivery-detail", pk=delivery.pk)

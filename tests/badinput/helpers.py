@@ -32,6 +32,7 @@ from core.errors import DomainError
 from documents.models import StoredDocument
 from invoices.models import Contact, Invoice, LineItem, Payment, RecurringPayment
 from tasks.models import Task
+from webhooks.models import Subscription
 from workflows.models import Card, Step, Workflow
 
 # Every table a bad input could leave something half-saved in, with the columns that matter.
@@ -57,6 +58,7 @@ WATCHED: dict[str, tuple[type, tuple[str, ...]]] = {
     "BankTransaction": (BankTransaction, ("key", "status", "invoice_id", "payment_id", "error")),
     "CsvMapping": (CsvMapping, ("name", "delimiter", "header_row")),
     "StoredDocument": (StoredDocument, ("invoice_id", "amount_paid")),
+    "Subscription": (Subscription, ("url", "event_types", "is_active")),
 }
 
 
