@@ -9,6 +9,8 @@ WEBHOOKS_ALLOW_PRIVATE is on (a receiver on the same machine or network, and the
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import socket
 from urllib.parse import urlsplit
@@ -82,3 +84,14 @@ def validate_webhook_url(url: str) -> None:
         resolve(url)
     except UnsafeAddress as exc:
         raise ValidationError(exc.message, code="unsafe_url") from None
+
+
+def is_valid_secret(secret: str) -> bool:
+    """A Standard Webhooks secret: `whsec_` and base64 of 24 to 64 random bytes."""
+    if not secret.startswith("whsec_"):
+        return False
+    try:
+        raw = base64.b64decode(secret[len("whsec_"):], validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return 24 <= len(raw) <= 64
