@@ -18,7 +18,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .safety import MAX_URL_LENGTH
+from .safety import MAX_URL_LENGTH, validate_webhook_url
 
 
 class EventType(models.TextChoices):
@@ -43,7 +43,8 @@ def new_secret() -> str:
 
 
 class Subscription(models.Model):
-    url = models.URLField(_("URL"), max_length=MAX_URL_LENGTH)
+    # The admin's form checks the address as the owners' page does (webhooks.safety).
+    url = models.URLField(_("URL"), max_length=MAX_URL_LENGTH, validators=[validate_webhook_url])
     description = models.CharField(_("description"), max_length=200, blank=True)
     secret = models.CharField(_("signing secret"), max_length=100, default=new_secret)
     event_types = models.JSONField(_("events"), default=list)

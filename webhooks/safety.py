@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext as _
 
 MAX_URL_LENGTH = 2000
 
@@ -64,7 +64,7 @@ def resolve(url: str) -> tuple[str, str, int, str]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError):
         raise UnsafeAddress(_("The host name %(host)s could not be found.") % {"host": host}) from None
-    addresses = [info[4][0] for info in infos]
+    addresses = [str(info[4][0]) for info in infos]
     if not addresses:
         raise UnsafeAddress(_("The host name %(host)s could not be found.") % {"host": host})
     if not allow_private():
