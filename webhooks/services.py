@@ -205,7 +205,9 @@ def body_of(message: Message) -> str:
 
 def send_claimed(delivery_id: int, *, now: dt.datetime) -> str:
     """Send a delivery this worker holds the lease of, log the attempt and record the outcome."""
-    delivery = Delivery.objects.select_related("message", "subscription").get(pk=delivery_id)
+    delivery = Delivery.objects.select_related("message", "subscription").filter(pk=delivery_id).first()
+    if delivery is None:  # its webhook was deleted meanwhile (the deliveries went with it)
+        return DeliveryStatus.FAILED
     subscription = delivery.subscription
     if subscription is not None and not subscription.is_active:
         _finish(delivery, DeliveryStatus.FAILED, error=_("The webhook is switched off."), now=now)

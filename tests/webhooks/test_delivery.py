@@ -238,3 +238,12 @@ def test_a_test_event_goes_to_that_subscription_only(subscription, receiver, dja
     [item] = receiver.received
     assert receiver.verify(item)["type"] == "test"
     assert not other.deliveries.exists()
+
+
+def test_a_webhook_deleted_while_its_delivery_is_claimed_sends_nothing(subscription, receiver):
+    now = timezone.now()
+    [delivery_id] = services.emit(event_type="invoice_paid", key="k1", data={}, now=now)
+    assert services.claim([delivery_id], now) == [delivery_id]
+    subscription.delete()
+    assert services.send_claimed(delivery_id, now=now) == DeliveryStatus.FAILED
+    assert not receiver.received
