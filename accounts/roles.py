@@ -19,6 +19,7 @@ TEAM_MEMBER = "Team member"
 # Apps whose every permission an owner has (axes: failed logins and lockouts, to unlock someone).
 # contenttypes, sessions and admin log entries are internals nobody edits by hand.
 OWNER_APPS = ("auth", "business", "invoices", "banking", "automations", "tasks", "workflows", "accounts", "django_q",
+              "webhooks", "notifications",
               "axes")
 # Apps a team member works in fully, and the app they may only look at.
 TEAM_APPS = ("invoices", "tasks", "workflows", "accounts")

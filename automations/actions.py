@@ -25,6 +25,9 @@ from invoices.models import Invoice
 from invoices.public import public_url
 from tasks.models import Task
 from tasks import services as task_services
+from webhooks import payloads as webhook_payloads
+from webhooks import safety as webhook_safety
+from webhooks import services as webhook_services
 from workflows import services as workflow_services
 
 from . import placeholders
@@ -377,4 +380,48 @@ class ChargeInterest(_Charge):
         return invoice_services.charge_default_interest(invoice=invoice, key=key, now=now)
 
 
-ACTIONS: dict[str, type[Action]] = {cls.kind: cls for cls in (SendEmail, CreateTask, MoveCard, ChargeFee, ChargeInterest)}
+class CallWebhook(Action):
+    """Posts the run's event to an address of the automation's own, signed with its secret: written
+    into the webhooks app's outbox in the run's transaction (once per run and action: the message
+    key), delivered and retried there (webhooks.services)."""
+
+    kind = "call_webhook"
+    label = _("Call a webhook")
+    fields = ("webhook_url", "webhook_secret")
+    required = ("webhook_url", "webhook_secret")
+    single_line = ("webhook_url", "webhook_secret")
+
+    @classmethod
+    def execute(cls, *, run, action: ActionRow, result, now) -> None:
+        with transaction.atomic():
+            if RunAction.objects.select_for_update().get(pk=result.pk).status == RunActionStatus.SUCCEEDED:
+                return
+            event = run.event
+            data: dict[str, Any] = {
+                "automation": {"id": run.automation_id, "name": run.automation.name}, "run": {"id": run.pk},
+                "contact": webhook_payloads.contact_data(run.contact)}
+            if event.invoice is not None:
+                data["invoice"] = webhook_payloads.invoice_data(event.invoice)
+            if event.recurring is not None:
+                data["recurring_payment"] = webhook_payloads.recurring_data(event.recurring)
+            delivery = webhook_services.emit_to_url(
+                url=action.webhook_url, secret=action.webhook_secret, event_type=event.kind, now=now,
+                key=result.idempotency_key, data=data)
+            _record(result, detail=_("Queued for %(url)s (%(id)s)") % {"url": action.webhook_url[:200],
+                                                                       "id": delivery.webhook_id})
+
+    @classmethod
+    def clean_kind_settings(cls, action: ActionRow, add) -> None:
+        if action.webhook_url:
+            try:
+                webhook_safety.validate_webhook_url(action.webhook_url.strip())
+            except ValidationError as exc:
+                add("webhook_url", exc)
+        secret = action.webhook_secret
+        if secret and not webhook_safety.is_valid_secret(secret):
+            add("webhook_secret", ValidationError(
+                _("Enter a signing secret like whsec_ followed by at least 24 bytes in base64."), code="bad_secret"))
+
+
+ACTIONS: dict[str, type[Action]] = {cls.kind: cls for cls in (SendEmail, CreateTask, MoveCard, ChargeFee, ChargeInterest,
+                                                              CallWebhook)}

@@ -43,7 +43,7 @@ from business.services import get_profile
 from invoices import services as invoice_services
 from invoices.models import InvoiceStatus, RecurringStatus
 
-from . import conditions
+from . import alerts, conditions
 from .actions import ACTIONS, ActionBatch
 from .errors import ActionError, ActionSkipped
 from .models import (
@@ -226,10 +226,15 @@ def _claim_run(run_id: int, now: dt.datetime) -> bool:
 def finish(row: LeasedWork, status: str, *, reason: str = "", error: str = "", now: dt.datetime, **fields: Any) -> None:
     """Record the outcome of a run or an invoice email and release its lease."""
     # `now` is when the attempt started (tests move it); it finished at the later of that and the clock.
-    type(row)._default_manager.filter(pk=row.pk).update(
-        status=status, reason=reason[:300], error=error, finished_at=max(now, timezone.now()), locked_until=None,
-        next_attempt_at=None, **fields,
-    )
+    with transaction.atomic():
+        changed = type(row)._default_manager.filter(pk=row.pk).update(
+            status=status, reason=reason[:300], error=error, finished_at=max(now, timezone.now()), locked_until=None,
+            next_attempt_at=None, **fields,
+        )
+        if changed and isinstance(row, Run) and status == RunStatus.FAILED:
+            # A run failed for good: the owners' alert and the run_failed webhook commit with it
+            # (once: both are unique per run).
+            alerts.run_failed(row.pk, now=now)
     row.status, row.reason, row.error = status, reason, error  # type: ignore[attr-defined]
 
 

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.money import format_money
 from invoices.models import Invoice
+from webhooks.models import new_secret
 from workflows.models import Step, Workflow
 
 from . import services
@@ -95,6 +96,7 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     ActionKind.SEND_EMAIL: ("subject", "body", "sender_name", "reply_to"),
     ActionKind.CREATE_TASK: ("title", "description", "due_in_days", "assignee"),
     ActionKind.MOVE_CARD: ("workflow", "step"),
+    ActionKind.CALL_WEBHOOK: ("webhook_url", "webhook_secret"),
 }
 KIND_ICONS: dict[str, str] = {
     ActionKind.SEND_EMAIL: "bi-envelope",
@@ -102,6 +104,7 @@ KIND_ICONS: dict[str, str] = {
     ActionKind.MOVE_CARD: "bi-kanban",
     ActionKind.CHARGE_FEE: "bi-cash-coin",
     ActionKind.CHARGE_INTEREST: "bi-percent",
+    ActionKind.CALL_WEBHOOK: "bi-broadcast",
 }
 # What the builder offers for an automation that runs its actions once (the charges belong to the
 # steps of reminder schedules).
@@ -199,6 +202,11 @@ class ActionForm(forms.Form):
                                       empty_label=_("Choose a workflow"))
     step = StepChoiceField(label=_("Move the card to the step"), queryset=Step.objects.none(), required=False,
                            empty_label=_("Choose a step"), widget=StepSelect)
+    # Call a webhook
+    webhook_url = forms.CharField(label=_("Webhook URL"), required=False, max_length=2000,
+                                  help_text=_("The event is posted there, signed per Standard Webhooks."))
+    webhook_secret = forms.CharField(label=_("Signing secret"), required=False, max_length=100,
+                                     help_text=_("The receiver checks the signature with it; a new one is filled in."))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -211,6 +219,12 @@ class ActionForm(forms.Form):
         self.fields["step"].widget.attrs["data-step-select"] = ""
         for name in ("subject", "body", "sender_name", "title", "description"):
             self.fields[name].widget.attrs["data-placeholder-target"] = ""
+        if not self.is_bound:
+            self.initial.setdefault("webhook_secret", new_secret())
+        elif self.kind_value == ActionKind.CALL_WEBHOOK and not self.data.get(self.add_prefix("webhook_secret")):
+            # A webhook action just added in the builder (or its secret emptied): a fresh secret to copy.
+            self.data = self.data.copy()
+            self.data[self.add_prefix("webhook_secret")] = new_secret()
 
     @property
     def kind_value(self) -> str:

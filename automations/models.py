@@ -28,12 +28,14 @@ class ActionKind(models.TextChoices):
     # Reminder schedules only: a fee or default interest, charged as an invoice of its own.
     CHARGE_FEE = "charge_fee", _("Charge a reminder fee")
     CHARGE_INTEREST = "charge_interest", _("Charge default interest (§ 288 BGB)")
+    # Posts the event, signed per Standard Webhooks, through the webhooks app's outbox.
+    CALL_WEBHOOK = "call_webhook", _("Call a webhook")
 
 
 # Every settings field of the Action row, whichever kind uses it (each kind says which it uses).
 SETTINGS_FIELDS: tuple[str, ...] = (
     "subject", "body", "subject_de", "body_de", "sender_name", "reply_to", "digest", "title", "description",
-    "due_in_days", "assignee", "step", "fee",
+    "due_in_days", "assignee", "step", "fee", "webhook_url", "webhook_secret",
 )
 
 
@@ -121,6 +123,9 @@ class Action(models.Model):
     # charge_fee
     fee = models.DecimalField(_("fee"), max_digits=8, decimal_places=2, null=True, blank=True,
                               validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("10000"))])
+    # call_webhook: where to post and the Standard Webhooks secret it is signed with.
+    webhook_url = models.CharField(_("webhook URL"), max_length=2000, blank=True)
+    webhook_secret = models.CharField(_("signing secret"), max_length=100, blank=True)
 
     class Meta:
         verbose_name = _("action")

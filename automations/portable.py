@@ -53,12 +53,14 @@ ACTION_KEYS: dict[str, tuple[str, ...]] = {
     "move_card": ("workflow", "step"),
     "charge_fee": ("fee",),
     "charge_interest": (),
+    "call_webhook": ("webhook_url", "webhook_secret"),
 }
 _ALL_ACTION_KEYS = {key for keys in ACTION_KEYS.values() for key in keys}
 # Written only when set (the German text, the digest), so the format of existing automations stays
 # exactly as documented; read whenever present.
 _OPTIONAL_KEYS = {"subject_de", "body_de", "digest"}
-_TEXT_KEYS = ("subject", "body", "subject_de", "body_de", "sender_name", "reply_to", "title", "description")
+_TEXT_KEYS = ("subject", "body", "subject_de", "body_de", "sender_name", "reply_to", "title", "description",
+              "webhook_url", "webhook_secret")
 # The most automations one file may hold: far more than a business has, few enough that checking a
 # file stays quick (each automation may hold services.MAX_ACTIONS actions).
 MAX_AUTOMATIONS = 200

@@ -15,9 +15,24 @@ from anymail.signals import tracking
 from django.db import transaction
 from django.db.models import F
 from django.dispatch import receiver
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from .models import EmailEvent, InvoiceEmail, RunAction
+from . import alerts
+from .models import DeliveryStatus, EmailEvent, InvoiceEmail, RunAction
+
+
+def _about(record: RunAction | InvoiceEmail | None) -> dict[str, str]:
+    """Which email bounced, for the owners' alert: the invoice's, or an automation's."""
+    if isinstance(record, InvoiceEmail):
+        return {"to": record.email_to, "about": _("invoice %(number)s") % {"number": record.invoice.number},
+                "link": reverse("invoices:invoice-detail", args=[record.invoice_id])}
+    if isinstance(record, RunAction):
+        automation = record.run.automation
+        return {"to": record.email_to, "about": _("automation “%(name)s”") % {"name": automation.name},
+                "link": reverse("automations:automation-detail", args=[automation.pk])}
+    return {"to": "", "about": _("unknown email")}
 
 
 def _event_id(event) -> str:
@@ -48,6 +63,10 @@ def record_tracking_event(event) -> None:
         )
         if record is not None:
             refresh_email_status(record)
+        if (event.event_type or "") == DeliveryStatus.BOUNCED:
+            stored = EmailEvent.objects.filter(event_id=_event_id(event)).first()
+            if stored is not None:
+                alerts.email_bounced(stored, **_about(record))
 
 
 def _link(record: RunAction | InvoiceEmail | None) -> dict[str, RunAction | InvoiceEmail]:

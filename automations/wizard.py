@@ -500,7 +500,11 @@ def action_lines(data: dict[str, Any]) -> list[tuple[str, str]]:
     if kind == ActionKind.MOVE_CARD:
         step = data.get("step")
         return [(_("Workflow"), step.workflow.name if step else ""), (_("Step"), step.name if step else "")]
-    return []
+    return _webhook_lines(data)
+
+
+def _webhook_lines(data: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(_("Webhook URL"), data.get("webhook_url") or "")] if data.get("kind") == ActionKind.CALL_WEBHOOK else []
 
 
 def action_summary(action: Action) -> list[tuple[str, str]]:

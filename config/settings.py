@@ -91,6 +91,8 @@ INSTALLED_APPS = [
     "automations",
     "tasks",
     "workflows",
+    "webhooks",
+    "notifications",
     "accounts",
     "dashboard",
     "demo",
@@ -135,6 +137,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "config.context_processors.business",
+                "notifications.context_processors.bell",
             ],
         },
     },
@@ -279,6 +282,15 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="invoices@localhost")
+
+# --- Outgoing webhooks and failure alerts (webhooks, notifications) ----------------------------
+# Webhooks to private, loopback or link-local addresses (a receiver on this machine or network) are
+# refused unless this is on: otherwise a subscription could reach internal services (SSRF).
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", False)
+# Each request may take this long (connect and answer); the receiver should answer at once.
+WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 5)
+# A subscription is switched off (and the owners told) after this many failed attempts in a row.
+WEBHOOKS_DISABLE_AFTER = env_int("WEBHOOKS_DISABLE_AFTER", 20)
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 # Every ANYMAIL_<NAME> variable becomes ANYMAIL["<NAME>"] (e.g. ANYMAIL_POSTMARK_SERVER_TOKEN).
 ANYMAIL = {key[len("ANYMAIL_"):]: value for key, value in os.environ.items() if key.startswith("ANYMAIL_")}

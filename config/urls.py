@@ -34,5 +34,7 @@ urlpatterns = [
     path("automations/", include("automations.urls")),
     path("tasks/", include("tasks.urls")),
     path("workflows/", include("workflows.urls")),
+    path("webhooks/", include("webhooks.urls")),
+    path("alerts/", include("notifications.urls")),
     path("", requires("invoices.view_invoice", dashboard), name="dashboard"),
 ]

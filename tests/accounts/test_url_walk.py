@@ -27,7 +27,11 @@ from automations.models import Automation, Run
 from banking import services as banking_services
 from banking.models import CsvMapping
 from invoices.public import make_token
+from notifications import services as notification_services
+from notifications.models import Notification
 from tasks import services as task_services
+from webhooks import services as webhook_services
+from webhooks.models import Subscription
 from tests.base import make_contact, make_invoice, make_outsider, make_owner, make_plan, make_team_member
 from workflows import services as workflow_services
 
@@ -43,6 +47,10 @@ TEAM_MEMBER_FORBIDDEN = {
     "banking:mapping-create", "banking:mapping-edit", "banking:mapping-delete",
     # The business profile is the owner's.
     "business:profile", "business:logo-upload", "business:logo-remove",
+    # Webhooks and the failure alerts are the owner's.
+    "webhooks:webhook-list", "webhooks:webhook-create", "webhooks:webhook-detail", "webhooks:webhook-edit",
+    "webhooks:webhook-delete", "webhooks:webhook-test", "webhooks:delivery-detail", "webhooks:delivery-redeliver",
+    "notifications:notification-list", "notifications:notification-read", "notifications:notification-read-all",
 }
 
 SUMMARY: dict[str, int] = {}
@@ -82,11 +90,16 @@ def world(db, django_capture_on_commit_callbacks):
         content=f"Buchungstag;Betrag;Verwendungszweck\n02.03.2026;119,00;RE {invoice.number}\n".encode())
     with django_capture_on_commit_callbacks(execute=True):
         invoice_email = automation_services.resend_invoice_email(invoice=invoice)
+    subscription = Subscription.objects.create(url="https://93.184.215.14/hook", event_types=["invoice_paid"])
+    # Written, not sent (no wake-up runs outside captureOnCommitCallbacks): nothing leaves the test.
+    webhook_services.emit(event_type="invoice_paid", key="walk", data={}, subscription_ids=[subscription.pk])
+    notification_services.notify_owners(kind="run_failed", key="walk", text="A run failed")
     return {
         "owner": owner, "invoice": invoice, "contact": contact, "plan": plan, "workflow": workflow,
         "step": step, "card": card, "task": task, "automation": automation, "run": run,
         "statement": statement, "transaction": statement.transactions.get(), "mapping": mapping,
-        "invoice_email": invoice_email,
+        "invoice_email": invoice_email, "subscription": subscription, "delivery": subscription.deliveries.get(),
+        "notification": Notification.objects.filter(user=owner).get(),
     }
 
 
@@ -99,7 +112,8 @@ def app_kwargs(name: str, route: str, world: dict) -> dict:
                             ("automation-", "automation"), ("run-", "run"), ("task-", "task"),
                             ("workflow-", "workflow"), ("step-add", "workflow"), ("card-add", "workflow"),
                             ("step-", "step"), ("card-", "card"), ("statement-", "statement"),
-                            ("transaction-", "transaction"), ("mapping-", "mapping")]:
+                            ("transaction-", "transaction"), ("mapping-", "mapping"), ("webhook-", "subscription"),
+                            ("delivery-", "delivery"), ("notification-", "notification")]:
             if short.startswith(prefix):
                 kwargs["pk"] = world[key].pk
                 break
@@ -139,7 +153,8 @@ def admin_urls(world: dict) -> list[str]:
 def snapshot() -> dict[str, int]:
     """Rows per model of the product: a refused request must not change any."""
     return {m._meta.label: m._default_manager.count()
-            for label in ("invoices", "banking", "automations", "tasks", "workflows", "business")
+            for label in ("invoices", "banking", "automations", "tasks", "workflows", "business", "webhooks",
+                          "notifications")
             for m in apps.get_app_config(label).get_models()}
 
 

@@ -361,12 +361,12 @@ def test_wrong_types_and_unknown_keys_of_actions_are_refused(board):
         'automation 1 ("Overdue reminder"), action 1: unknown keys "colour".',
         'automation 1 ("Overdue reminder"), action 1: "subject" must be text.',
         'automation 1 ("Overdue reminder"), action 2: "kind" must be one of "send_email", "create_task", '
-        '"move_card", "charge_fee", "charge_interest".',
+        '"move_card", "charge_fee", "charge_interest", "call_webhook".',
         'automation 1 ("Overdue reminder"), action 3: a create_task action does not use "step"; it takes '
         '"title", "description", "due_in_days", "assignee".',
         'automation 1 ("Overdue reminder"), action 4: an action must be an object with a "kind", not a list.',
         'automation 1 ("Overdue reminder"), action 5: Action: “call” is not an action; choose one of: '
-        "send_email, create_task, move_card, charge_fee, charge_interest.",
+        "send_email, create_task, move_card, charge_fee, charge_interest, call_webhook.",
     ]
 
 

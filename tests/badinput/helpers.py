@@ -33,6 +33,7 @@ from core.errors import DomainError
 from documents.models import StoredDocument
 from invoices.models import Contact, Invoice, LineItem, Payment, RecurringPayment
 from tasks.models import Task
+from webhooks.models import Subscription
 from workflows.models import Card, Step, Workflow
 
 # Every table a bad input could leave something half-saved in, with the columns that matter.
@@ -59,6 +60,7 @@ WATCHED: dict[str, tuple[type, tuple[str, ...]]] = {
     "CsvMapping": (CsvMapping, ("name", "delimiter", "header_row")),
     "StoredDocument": (StoredDocument, ("invoice_id", "amount_paid")),
     "BusinessProfile": (BusinessProfile, ("legal_name", "iban", "vat_id", "payment_terms_days", "logo", "updated_at")),
+    "Subscription": (Subscription, ("url", "event_types", "is_active")),
 }
 
 

@@ -1167,9 +1167,45 @@ BUSINESS_CASES = [
 ]
 
 
+# --- Outgoing webhooks: addresses a subscription may not post to -------------------------------
+
+
+def subscription_post(url: str, **fields: Any):
+    def act(ctx, o):
+        return ctx.post("/webhooks/new/", {"url": url, "event_types": ["invoice_paid"], "is_active": "on", **fields})
+    return act
+
+
+OUTGOING_WEBHOOK_CASES = [
+    Case("subscription-not-a-url", "form", "a webhook URL that is no address", subscription_post("not a url"),
+         "Enter a full web address that starts with https:// or http://.", "url"),
+    Case("subscription-ftp", "form", "a webhook URL with the ftp scheme", subscription_post("ftp://93.184.215.14/in"),
+         "Enter a full web address that starts with https:// or http://.", "url"),
+    Case("subscription-file", "form", "a webhook URL file:///etc/passwd", subscription_post("file:///etc/passwd"),
+         "Enter a full web address that starts with https:// or http://.", "url"),
+    Case("subscription-loopback", "form", "a webhook to http://127.0.0.1:8000/",
+         subscription_post("http://127.0.0.1:8000/admin/"), "leads to a private or local network (127.0.0.1)", "url"),
+    Case("subscription-metadata", "form", "a webhook to the cloud metadata address 169.254.169.254",
+         subscription_post("http://169.254.169.254/latest/meta-data/"), "leads to a private or local network", "url"),
+    Case("subscription-private", "form", "a webhook to 10.0.0.1", subscription_post("https://10.0.0.1/hook"),
+         "leads to a private or local network", "url"),
+    Case("subscription-localhost-name", "form", "a webhook to localhost",
+         subscription_post("http://localhost/hook"), "leads to a private or local network", "url"),
+    Case("subscription-too-long", "form", "a webhook URL of 2,100 characters",
+         subscription_post("https://93.184.215.14/" + "a" * 2100), "at most 2000 characters", "url"),
+    Case("subscription-credentials", "form", "a webhook URL with a user name and password",
+         subscription_post("https://user:secret@93.184.215.14/"), "cannot contain a user name or password", "url"),
+    Case("subscription-no-events", "form", "a webhook with no event chosen",
+         subscription_post("https://93.184.215.14/hook", event_types=[]), "This field is required.", "event_types"),
+    Case("subscription-unknown-event", "form", "a webhook for an event that does not exist",
+         subscription_post("https://93.184.215.14/hook", event_types=["invoice_exploded"]),
+         "Select a valid choice. invoice_exploded is not one of the available choices.", "event_types"),
+]
+
+
 CATALOGUE = (FORM_CASES + INVOICE_EMAIL_CASES + TASK_AND_BOARD_CASES + SIZE_CASES + TEMPLATE_CASES + ADMIN_CASES
              + SERVICE_CASES + STATE_CASES + IMPORT_CASES + SKIP_CASES + EMAIL_CASES + WEBHOOK_CASES + PEOPLE_CASES
-             + DOOR_CASES + LOGIN_CASES + BANK_CASES + DOCUMENT_CASES + BUSINESS_CASES)
+             + DOOR_CASES + LOGIN_CASES + BANK_CASES + DOCUMENT_CASES + BUSINESS_CASES + OUTGOING_WEBHOOK_CASES)
 
 
 @pytest.mark.parametrize("case", CATALOGUE, ids=str)

@@ -6,10 +6,10 @@ Apps stand in layers; each may import only the layers below it:
     config                      settings, URLs
     dashboard  demo             pages and data on top of everything
     automations                 the engine: reads invoices, creates tasks, moves cards
-    documents  banking  tasks  workflows   the invoice as PDF and e-invoice; bank statement import; Tasks &
-                                Reminders; boards (beside each other)
+    documents  banking  tasks  workflows  webhooks   the invoice as PDF and e-invoice; bank statement
+                                import; Tasks & Reminders; boards; outgoing webhooks (beside each other)
     invoices                    contacts, invoices, payments, plans
-    business                    the business profile: the seller on every invoice
+    business  notifications     the business profile: the seller on every invoice; the owners' failure alerts
     accounts                    people, roles, permissions
     core                        what every app shares; imports no app of ours
 """
@@ -19,8 +19,8 @@ from __future__ import annotations
 import grimp
 import pytest
 
-LAYERS = [["config"], ["dashboard", "demo"], ["automations"], ["documents", "banking", "tasks", "workflows"], ["invoices"], ["business"], ["accounts"],
-          ["core"]]
+LAYERS = [["config"], ["dashboard", "demo"], ["automations"], ["documents", "banking", "tasks", "workflows", "webhooks"],
+          ["invoices"], ["business", "notifications"], ["accounts"], ["core"]]
 APPS = [app for layer in LAYERS for app in layer]
 
 
