@@ -183,3 +183,135 @@ def test_the_german_preview_shows_the_german_text_filled_in(owner_client):
     fallback = owner_client.post(reverse("automations:email-preview"), {
         **data, "schedule-0-subject_de": "", "schedule-0-body_de": ""}, HTTP_HX_REQUEST="true")
     assert fallback.context["email"]["subject"] == f"Invoice {invoice.number}"
+
+
+# --- The backlog question: invoices already overdue, or only new ones --------------------------
+
+
+def overdue_invoice(days: int = 20):
+    return make_invoice(status="sent", issue_date=TODAY - dt.timedelta(days=days + 14),
+                        due_date=TODAY - dt.timedelta(days=days))
+
+
+@pytest.mark.parametrize(("answer", "schedule_from"), [("new", TODAY), ("all", None)])
+def test_activating_asks_about_the_overdue_invoices_shows_their_count_and_keeps_the_answer(owner_client, answer,
+                                                                                           schedule_from):
+    overdue_invoice(), overdue_invoice(30)
+    make_invoice(status="sent", due_date=TODAY + dt.timedelta(days=5))  # not yet past the first step
+    builder = schedule_builder(owner_client, [FRIENDLY])
+    page = builder.get().content.decode()
+    assert "When you activate it, 2 open invoices are already past the first step." in page
+    builder.post("review", {"review-activate": "on", "review-backlog": answer})
+    automation = Automation.objects.get()
+    assert automation.is_active and automation.schedule_from == schedule_from
+
+
+def test_the_backlog_answer_decides_what_the_scan_reminds(owner_client):
+    from automations import reminders
+    from automations.models import Event
+    old = overdue_invoice()
+    schedule_builder(owner_client, [FRIENDLY], name="New only").post(
+        "review", {"review-activate": "on", "review-backlog": "new"})
+    schedule_builder(owner_client, [FRIENDLY], name="With backlog").post(
+        "review", {"review-activate": "on", "review-backlog": "all"})
+    reminders.scan()
+    assert list(Event.objects.filter(invoice=old, kind="invoice_due").values_list("automation__name", flat=True)) == [
+        "With backlog"]
+
+
+def test_switching_a_schedule_on_asks_first_then_keeps_the_answer(owner_client):
+    from automations import services
+    overdue_invoice()
+    automation = services.create_automation(
+        name="Dunning", trigger="invoice_due", frequency="unlimited", is_active=False,
+        steps=[{"name": "Friendly", "days": 3, "actions": [{"kind": "create_task", "title": "Call"}]}])
+    url = reverse("automations:automation-switch", args=[automation.pk])
+    question = owner_client.post(url, {"active": "1"})
+    assert question.status_code == 200
+    assert "1 open invoice is already past the schedule&#x27;s first step" in question.content.decode() or \
+        "1 open invoice is already past the schedule's first step" in question.content.decode()
+    automation.refresh_from_db()
+    assert not automation.is_active  # nothing changes before the answer
+    owner_client.post(url, {"active": "1", "backlog": "all"})
+    automation.refresh_from_db()
+    assert automation.is_active and automation.schedule_from is None
+    owner_client.post(url, {"active": "0"})  # switching off asks nothing
+    owner_client.post(url, {"active": "1", "backlog": "new"})
+    automation.refresh_from_db()
+    assert automation.is_active and automation.schedule_from == TODAY
+
+
+def test_a_plain_automation_switches_on_without_the_question(owner_client):
+    from automations import services
+    automation = services.create_automation(name="Paid", trigger="invoice_paid", frequency="unlimited",
+                                            actions=[{"kind": "create_task", "title": "Thank"}])
+    response = owner_client.post(reverse("automations:automation-switch", args=[automation.pk]), {"active": "1"})
+    assert response.status_code == 302
+    automation.refresh_from_db()
+    assert automation.is_active
+
+
+# --- Editing a saved schedule, and the templates ------------------------------------------------
+
+
+def test_editing_a_schedule_shows_its_steps_and_conditions_and_saves_changes(owner_client):
+    builder = schedule_builder(owner_client, [FRIENDLY, MAHNUNG], {"amount_due": "10", "tags": "VIP"})
+    builder.activate("on")
+    automation = Automation.objects.get()
+    edit = Builder(owner_client, reverse("automations:automation-edit", args=[automation.pk]))
+    edit.next("name", {"name-name": "Dunning"})
+    edit.next("trigger", {"trigger-trigger": "invoice_due"})
+    _step, formset = edit.current()
+    assert [f["name"].value() for f in formset.forms] == ["Friendly reminder", "1. Mahnung"]
+    assert str(formset.forms[1]["fee"].value()) == "5.00"
+    assert formset.forms[0]["body_de"].value() == FRIENDLY["body_de"]
+    edit.next("schedule", step_post([FRIENDLY, MAHNUNG | {"fee": "7.50"}]))
+    _step, form = edit.current()
+    assert form["amount_due"].value() in ("10", Decimal("10"))
+    assert form["tags"].value() == "VIP"
+    edit.next("conditions", {"conditions-amount_due": "10", "conditions-tags": "VIP"})
+    assert "When you activate it" not in edit.get().content.decode()  # it is on already: no question
+    edit.activate("on")
+    assert Action.objects.get(kind="charge_fee").fee == Decimal("7.50")
+    automation.refresh_from_db()
+    assert automation.schedule_from == TODAY  # kept from the first activation
+
+
+def test_a_schedule_the_builder_cannot_show_is_refused_with_a_message(owner_client):
+    from automations import services
+    automation = services.create_automation(
+        name="Two emails", trigger="invoice_due", frequency="unlimited",
+        steps=[{"name": "Friendly", "days": 3, "actions": [
+            {"kind": "create_task", "title": "Call"}, {"kind": "create_task", "title": "Call again"}]}])
+    response = owner_client.get(reverse("automations:automation-edit", args=[automation.pk]), follow=True)
+    assert "Change it in the admin or by exporting and importing it." in response.content.decode()
+
+
+@pytest.mark.parametrize("slug", ["friendly-reminder", "mahnwesen", "due-in-3-days"])
+def test_each_schedule_template_goes_through_the_builder_unchanged(owner_client, slug):
+    builder = Builder(owner_client, reverse("automations:automation-template", args=[slug]))
+    for step in ("name", "trigger", "schedule", "conditions"):
+        current, form = builder.current()
+        assert current == step
+        data = builder.client.get(builder.url).context["wizard"]["form"]
+        response = builder.post(step, _post_of(data))
+        assert response.status_code == 302, getattr(response, "context", None) and response.context["wizard"]["form"].errors
+    assert builder.activate("off").status_code == 302
+    assert Automation.objects.get().trigger == "invoice_due"
+
+
+def _post_of(form) -> dict[str, Any]:
+    """What a shown step posts when Next is pressed without changing anything."""
+    if hasattr(form, "forms"):
+        return step_post([{name: f[name].value() for name in f.fields} for f in form.forms])
+    return {f"{form.prefix}-{name}": "" if form[name].value() is None else form[name].value() for name in form.fields}
+
+
+def test_the_mahnwesen_template_has_three_levels_with_fee_and_interest(owner_client):
+    builder = Builder(owner_client, reverse("automations:automation-template", args=["mahnwesen"]))
+    builder.post("name", {"wizard_goto_step": "schedule", "name-name": "Mahnwesen"})
+    _step, formset = builder.current()
+    rows = [(f["days"].value(), f["fee"].value(), f["interest"].value()) for f in formset.forms]
+    assert [(str(days), str(fee) if fee else None, bool(interest)) for days, fee, interest in rows] == [
+        ("3", None, False), ("14", "5.00", False), ("28", None, True)]
+    assert all(f["subject_de"].value() and f["subject"].value() for f in formset.forms)
