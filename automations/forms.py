@@ -32,6 +32,13 @@ class AutomationAdminForm(forms.ModelForm):
         model = Automation
         fields = ["name", "trigger", "frequency"]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A reminder schedule (steps, each with its actions) is built in the builder or imported;
+        # the admin's actions inline has no steps.
+        if "trigger" in self.fields:
+            self.fields["trigger"].choices = [("", "---------"), *PLAIN_TRIGGERS]
+
 
 class ActionInlineForm(forms.ModelForm):
     class Meta:

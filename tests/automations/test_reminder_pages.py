@@ -167,3 +167,38 @@ def test_a_team_member_sees_the_reminders_but_the_forecast_needs_the_automations
     invoice = open_invoice(-1)
     assert client.get(reverse("automations:invoice-reminders", args=[invoice.pk])).status_code == 200
     assert client.get(reverse("automations:reminder-forecast")).status_code == 200
+
+
+# --- The admin --------------------------------------------------------------------------------
+
+
+def test_the_admin_shows_a_schedule_with_its_steps_and_saves_its_name_without_losing_them(owner_client):
+    automation = services.create_automation(
+        name="Dunning", trigger="invoice_due", frequency="unlimited", conditions=[{"field": "amount_due", "value": "50"}],
+        steps=[{"name": "Friendly", "days": 3, "actions": [{"kind": "create_task", "title": "Call"}]},
+               {"name": "1. Mahnung", "days": 14, "repeat_every_days": 7, "repeat_times": 2,
+                "actions": [{"kind": "charge_fee", "fee": "5.00"}]}])
+    url = reverse("admin:automations_automation_change", args=[automation.pk])
+    page = owner_client.get(url).content.decode()
+    assert "Friendly" in page and "3 days after the due date" in page and "every 7 days, at most 2 times" in page
+    assert "Charge a reminder fee (5.00)" in page
+    assert "For invoices where the amount due is at least 50.00." in page
+    form = owner_client.get(url).context["inline_admin_formsets"][0].formset
+    management = {f"{form.prefix}-{key}": value for key, value in form.management_form.initial.items()}
+    ids = {f"{form.prefix}-{i}-id": str(step.pk) for i, step in enumerate(automation.reminder_steps.order_by("position"))}
+    response = owner_client.post(url, {"name": "Dunning (EUR)", "frequency": "unlimited", **management, **ids,
+                                       **{f"{form.prefix}-{i}-automation": str(automation.pk) for i in range(2)}})
+    assert response.status_code == 302, response.context and response.context["adminform"].form.errors
+    automation.refresh_from_db()
+    assert automation.name == "Dunning (EUR)" and automation.trigger == "invoice_due"
+    assert list(automation.reminder_steps.values_list("name", flat=True)) == ["Friendly", "1. Mahnung"]
+    assert automation.actions.count() == 2
+
+
+def test_the_admin_cannot_make_a_schedule_without_steps(owner_client):
+    response = owner_client.post(reverse("admin:automations_automation_add") + "?classic=1", {
+        "name": "x", "trigger": "invoice_due", "frequency": "unlimited", "actions-TOTAL_FORMS": "0",
+        "actions-INITIAL_FORMS": "0", "actions-MIN_NUM_FORMS": "1", "actions-MAX_NUM_FORMS": "20"})
+    assert response.status_code == 200
+    assert "Select a valid choice." in response.content.decode()
+    assert not services.Automation.objects.exists()
