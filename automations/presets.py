@@ -244,9 +244,9 @@ TEMPLATES: dict[str, AutomationTemplate] = {t.slug: t for t in (
         "bi-bell", _friendly_schedule,
     ),
     AutomationTemplate(
-        "mahnwesen", gettext_lazy("Dunning in three levels (German Mahnwesen)"),
-        gettext_lazy("Friendly reminder at +3 days, 1st reminder with a 5.00 EUR fee at +14, 2nd reminder with "
-                     "default interest at +28; English and German texts."),
+        "mahnwesen", gettext_lazy("Dunning in three levels"),
+        gettext_lazy("The German Mahnwesen: friendly reminder at +3 days, 1st reminder with a 5.00 EUR fee at +14, "
+                     "2nd reminder with default interest at +28; English and German texts."),
         "bi-bar-chart-steps", _mahnwesen,
     ),
     AutomationTemplate(

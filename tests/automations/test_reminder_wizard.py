@@ -315,3 +315,17 @@ def test_the_mahnwesen_template_has_three_levels_with_fee_and_interest(owner_cli
     assert [(str(days), str(fee) if fee else None, bool(interest)) for days, fee, interest in rows] == [
         ("3", None, False), ("14", "5.00", False), ("28", None, True)]
     assert all(f["subject_de"].value() and f["subject"].value() for f in formset.forms)
+    # The English text in English and the German one in German, whatever the owner's language.
+    assert formset.forms[1]["subject"].value() == "First reminder: invoice {{ invoice.number }}"
+    assert formset.forms[1]["subject_de"].value() == "1. Mahnung: Rechnung {{ invoice.number }}"
+    assert "Verzugszinsen (§ 288 BGB)" in formset.forms[2]["body_de"].value()
+
+
+def test_the_builder_speaks_german(owner_client):
+    owner_client.cookies["django_language"] = "de"
+    builder = Builder(owner_client, reverse("automations:automation-custom"))
+    builder.next("name", {"name-name": "Mahnwesen"})
+    builder.next("trigger", {"trigger-trigger": "invoice_due"})
+    page = builder.get().content.decode()
+    assert "Ablauf" in page and "Betreff (Deutsch)" in page and "Stufe hinzufügen" in page
+    assert "Tage nach Fälligkeit" in page
