@@ -202,3 +202,21 @@ def test_the_admin_cannot_make_a_schedule_without_steps(owner_client):
     assert response.status_code == 200
     assert "Select a valid choice." in response.content.decode()
     assert not services.Automation.objects.exists()
+
+
+def test_tags_are_made_in_the_admin_and_a_tag_condition_uses_them(owner_client):
+    from invoices.models import Tag
+    response = owner_client.post(reverse("admin:invoices_tag_add"), {"name": "VIP"})
+    assert response.status_code == 302
+    vip = Tag.objects.get(name="VIP")
+    tagged, other = make_contact(), make_contact()
+    tagged.tags.add(vip)
+    assert "VIP" in owner_client.get(reverse("admin:invoices_tag_changelist")).content.decode()
+    services.create_automation(name="VIPs", trigger="invoice_due", frequency="unlimited", is_active=True,
+                               include_backlog=True, steps=[task_step("Friendly", 3)],
+                               conditions=[{"field": "tag", "value": ["VIP"]}])
+    first, second = open_invoice(-10, contact=tagged), open_invoice(-10, contact=other)
+    reminders.scan()
+    assert list(Event.objects.filter(kind="invoice_due").values_list("invoice", flat=True)) == [first.pk]
+    card = owner_client.get(reverse("automations:invoice-reminders", args=[second.pk]), HTTP_HX_REQUEST="true")
+    assert "a condition does not hold: the contact is tagged “VIP”" in card.content.decode()
