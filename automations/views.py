@@ -248,6 +248,12 @@ def _pause(request: HttpRequest, target, back: str) -> HttpResponse:
     return redirect(back)
 
 
+def _resume(request: HttpRequest, target, back: str) -> HttpResponse:
+    flash_service(request, lambda: invoice_services.resume_reminders(target=target, by=request.user),
+                  _("Payment reminders are resumed."))
+    return redirect(back)
+
+
 @require_POST
 def invoice_reminders_pause(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = get_object_or_404(Invoice, pk=pk)
@@ -257,9 +263,7 @@ def invoice_reminders_pause(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def invoice_reminders_resume(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = get_object_or_404(Invoice, pk=pk)
-    flash_service(request, lambda: invoice_services.resume_reminders(target=invoice, by=request.user),
-                  _("Payment reminders are resumed."))
-    return redirect(reverse("invoices:invoice-detail", args=[invoice.pk]) + "#reminders")
+    return _resume(request, invoice, reverse("invoices:invoice-detail", args=[invoice.pk]) + "#reminders")
 
 
 @require_POST
@@ -271,9 +275,7 @@ def contact_reminders_pause(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def contact_reminders_resume(request: HttpRequest, pk: int) -> HttpResponse:
     contact = get_object_or_404(Contact, pk=pk)
-    flash_service(request, lambda: invoice_services.resume_reminders(target=contact, by=request.user),
-                  _("Payment reminders are resumed."))
-    return redirect(reverse("invoices:contact-detail", args=[contact.pk]) + "#reminders")
+    return _resume(request, contact, reverse("invoices:contact-detail", args=[contact.pk]) + "#reminders")
 
 
 # --- An invoice's timeline (a fragment of the invoice page) -----------------------------------

@@ -118,59 +118,60 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def actions_data(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
-    """The actions step's data (as its formset posts it) for these actions, in order."""
+def formset_data(prefix: str, fields: tuple[str, ...], limit: int, rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """A formset step's data (as the formset posts it) for these rows, in order. A checked box posts
+    "on", an unchecked one nothing."""
     data = {
-        "actions-TOTAL_FORMS": [str(len(rows))], "actions-INITIAL_FORMS": ["0"],
-        "actions-MIN_NUM_FORMS": ["0"], "actions-MAX_NUM_FORMS": [str(MAX_ACTIONS)],
+        f"{prefix}-TOTAL_FORMS": [str(len(rows))], f"{prefix}-INITIAL_FORMS": ["0"],
+        f"{prefix}-MIN_NUM_FORMS": ["0"], f"{prefix}-MAX_NUM_FORMS": [str(limit)],
     }
     for index, row in enumerate(rows):
-        for name in ACTION_FIELDS:
-            data[f"actions-{index}-{name}"] = [_text(row.get(name))]
+        for name in fields:
+            value = row.get(name)
+            if value is not False:
+                data[f"{prefix}-{index}-{name}"] = ["on" if value is True else _text(value)]
     return data
 
 
-def action_rows(data) -> list[dict[str, str]]:
-    """The actions as posted (raw strings), for adding, removing and moving one."""
+def formset_rows(prefix: str, fields: tuple[str, ...], limit: int, data) -> list[dict[str, str]]:
+    """A formset step's rows as posted (raw strings), for adding, removing and moving one."""
     try:
-        total = int(data.get("actions-TOTAL_FORMS", 0))
+        total = int(data.get(f"{prefix}-TOTAL_FORMS", 0))
     except (TypeError, ValueError):
         total = 0
-    total = max(0, min(total, MAX_ACTIONS))
-    return [{name: data.get(f"actions-{index}-{name}", "") for name in ACTION_FIELDS} for index in range(total)]
+    total = max(0, min(total, limit))
+    return [{name: data.get(f"{prefix}-{index}-{name}", "") for name in fields} for index in range(total)]
+
+
+def actions_data(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The actions step's data (as its formset posts it) for these actions, in order."""
+    return formset_data("actions", ACTION_FIELDS, MAX_ACTIONS, rows)
+
+
+def action_rows(data) -> list[dict[str, str]]:
+    return formset_rows("actions", ACTION_FIELDS, MAX_ACTIONS, data)
+
+
+def reorder(rows: list, verb: str, argument: str) -> None:
+    """Remove row `argument` or move it up or down one place (a builder list's buttons)."""
+    if verb not in ("remove", "up", "down") or not argument.isdigit() or int(argument) >= len(rows):
+        return
+    index = int(argument)
+    if verb == "remove":
+        rows.pop(index)
+    elif verb == "up" and index > 0:
+        rows[index - 1], rows[index] = rows[index], rows[index - 1]
+    elif verb == "down" and index + 1 < len(rows):
+        rows[index + 1], rows[index] = rows[index], rows[index + 1]
 
 
 def schedule_data(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
     """The schedule step's data (as its formset posts it) for these steps, in order."""
-    data = {
-        "schedule-TOTAL_FORMS": [str(len(rows))], "schedule-INITIAL_FORMS": ["0"],
-        "schedule-MIN_NUM_FORMS": ["0"], "schedule-MAX_NUM_FORMS": [str(MAX_STEPS)],
-    }
-    for index, row in enumerate(rows):
-        for name in STEP_FIELDS:
-            value = row.get(name)
-            if value is False or value is None:
-                continue  # an unchecked box (or an empty number) is not posted
-            data[f"schedule-{index}-{name}"] = ["on" if value is True else _text(value)]
-    return data
+    return formset_data("schedule", STEP_FIELDS, MAX_STEPS, rows)
 
 
-def schedule_rows(data) -> list[dict[str, Any]]:
-    """The steps as posted (raw strings), for adding, removing and moving one."""
-    try:
-        total = int(data.get("schedule-TOTAL_FORMS", 0))
-    except (TypeError, ValueError):
-        total = 0
-    total = max(0, min(total, MAX_STEPS))
-    rows = []
-    for index in range(total):
-        row: dict[str, Any] = {}
-        for name in STEP_FIELDS:
-            key = f"schedule-{index}-{name}"
-            if key in data:
-                row[name] = data.get(key)
-        rows.append(row)
-    return rows
+def schedule_rows(data) -> list[dict[str, str]]:
+    return formset_rows("schedule", STEP_FIELDS, MAX_STEPS, data)
 
 
 def conditions_data(stored: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -401,14 +402,8 @@ class AutomationWizard(SessionWizardView):
                 messages.error(self.request, _("An automation can have at most %(max)d actions.") % {"max": MAX_ACTIONS})
             else:
                 rows.append({"kind": argument})
-        elif verb in ("remove", "up", "down") and argument.isdigit() and int(argument) < len(rows):
-            index = int(argument)
-            if verb == "remove":
-                rows.pop(index)
-            elif verb == "up" and index > 0:
-                rows[index - 1], rows[index] = rows[index], rows[index - 1]
-            elif verb == "down" and index + 1 < len(rows):
-                rows[index + 1], rows[index] = rows[index], rows[index + 1]
+        else:
+            reorder(rows, verb, argument)
         self.storage.set_step_data("actions", actions_data(rows))
 
     def change_steps(self, operation: str) -> None:
@@ -419,14 +414,8 @@ class AutomationWizard(SessionWizardView):
                 messages.error(self.request, _("A reminder schedule can have at most %(max)d steps.") % {"max": MAX_STEPS})
             else:
                 rows.append({"timing": "after", "name": _("Reminder %(n)d") % {"n": len(rows) + 1}})
-        elif verb in ("remove", "up", "down") and argument.isdigit() and int(argument) < len(rows):
-            index = int(argument)
-            if verb == "remove":
-                rows.pop(index)
-            elif verb == "up" and index > 0:
-                rows[index - 1], rows[index] = rows[index], rows[index - 1]
-            elif verb == "down" and index + 1 < len(rows):
-                rows[index + 1], rows[index] = rows[index], rows[index + 1]
+        else:
+            reorder(rows, verb, argument)
         self.storage.set_step_data("schedule", schedule_data(rows))
 
     def render_next_step(self, form, **kwargs: Any) -> HttpResponse:
