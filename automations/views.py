@@ -399,6 +399,8 @@ def send_test(*, automation: Automation, invoice: Invoice, user) -> list[dict[st
             result.update(status="skipped", text=_(
                 "No card is moved in a test. The card of %(contact)s on “%(workflow)s” would move to “%(step)s”.") % {
                 "contact": contact.name, "workflow": action.step.workflow.name, "step": action.step.name})
+        else:  # a reminder fee or default interest
+            result.update(status="skipped", text=_("Nothing is charged in a test."))
         results.append(result)
     return results
 

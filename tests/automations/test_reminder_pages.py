@@ -220,3 +220,17 @@ def test_tags_are_made_in_the_admin_and_a_tag_condition_uses_them(owner_client):
     assert list(Event.objects.filter(kind="invoice_due").values_list("invoice", flat=True)) == [first.pk]
     card = owner_client.get(reverse("automations:invoice-reminders", args=[second.pk]), HTTP_HX_REQUEST="true")
     assert "a condition does not hold: the contact is tagged “VIP”" in card.content.decode()
+
+
+def test_send_test_of_a_schedule_charges_nothing(owner_client):
+    from invoices.models import Invoice as InvoiceModel
+    automation = services.create_automation(
+        name="Dunning", trigger="invoice_due", frequency="unlimited",
+        steps=[{"name": "1. Mahnung", "days": 14, "actions": [{"kind": "charge_fee", "fee": "5.00"},
+                                                              {"kind": "charge_interest"}]}])
+    invoice = open_invoice(-20)
+    before = InvoiceModel.objects.count()
+    response = owner_client.post(reverse("automations:automation-test", args=[automation.pk]), {"invoice": invoice.pk})
+    assert response.status_code == 200
+    assert response.content.decode().count("Nothing is charged in a test.") == 2
+    assert InvoiceModel.objects.count() == before
