@@ -329,3 +329,17 @@ def test_the_builder_speaks_german(owner_client):
     page = builder.get().content.decode()
     assert "Ablauf" in page and "Betreff (Deutsch)" in page and "Stufe hinzufügen" in page
     assert "Tage nach Fälligkeit" in page
+
+
+def test_answering_the_switch_question_twice_switches_on_once_and_keeps_the_first_answer(owner_client):
+    from automations import services
+    automation = services.create_automation(
+        name="Dunning", trigger="invoice_due", frequency="unlimited", is_active=False,
+        steps=[{"name": "Friendly", "days": 3, "actions": [{"kind": "create_task", "title": "Call"}]}])
+    url = reverse("automations:automation-switch", args=[automation.pk])
+    owner_client.post(url, {"active": "1", "backlog": "all"})
+    # The same form sent again (a second tab, a double click): refused, the answer stays.
+    second = owner_client.post(url, {"active": "1", "backlog": "new"}, follow=True)
+    assert "is already on" in second.content.decode()
+    automation.refresh_from_db()
+    assert automation.is_active and automation.schedule_from is None
