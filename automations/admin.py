@@ -16,9 +16,11 @@ from django.utils.translation import ngettext
 
 from core.admin import ServiceErrorsMixin, run_service_on_each
 
-from . import services
+from . import reminders, services
 from .forms import ActionInlineForm, ActionInlineFormSet, AutomationAdminForm
-from .models import Action, Automation, EmailEvent, Event, Run, RunAction
+from . import conditions
+from .models import Action, Automation, EmailEvent, Event, ReminderStep, Run, RunAction
+from .triggers import SCHEDULE_TRIGGERS
 
 
 class ActionInline(admin.StackedInline):
@@ -35,6 +37,43 @@ class ActionInline(admin.StackedInline):
         (_("Create a task"), {"fields": ["title", "description", "due_in_days", "assignee"]}),
         (_("Move card on workflow"), {"fields": ["step"]}),
     ]
+
+
+class ReminderStepInline(admin.TabularInline):
+    """A reminder schedule's steps with their actions, in words. They are changed in the builder (or
+    by JSON import), which checks a schedule as a whole: the steps' order, the repeats, the actions."""
+
+    model = ReminderStep
+    fields = ["position", "name", "when", "repeat", "step_actions"]
+    readonly_fields = fields
+    ordering = ["position"]
+    extra = 0
+    can_delete = False
+    verbose_name_plural = _("Schedule (change it with “Edit in the builder”)")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description=_("when"))
+    def when(self, step: ReminderStep) -> str:
+        return reminders.steps_summary([step])[0].partition(": ")[2].partition(";")[0]
+
+    @admin.display(description=_("repeat"))
+    def repeat(self, step: ReminderStep) -> str:
+        if step.repeat_every_days and step.repeat_times:
+            return _("every %(days)d days, at most %(times)d times") % {
+                "days": step.repeat_every_days, "times": step.repeat_times}
+        return "—"
+
+    @admin.display(description=_("actions"))
+    def step_actions(self, step: ReminderStep) -> str:
+        return "; ".join(
+            f"{action.get_kind_display()}" + (f" ({action.subject})" if action.subject else "")
+            + (f" ({action.fee})" if action.fee is not None else "")
+            for action in step.actions.order_by("position"))
 
 
 @admin.register(Automation)
@@ -61,6 +100,30 @@ class AutomationAdmin(ServiceErrorsMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(action_count=Count("actions"))
 
+    @staticmethod
+    def _is_schedule(obj: Automation | None) -> bool:
+        return obj is not None and obj.trigger in SCHEDULE_TRIGGERS
+
+    def get_inlines(self, request, obj=None):
+        # A reminder schedule's actions belong to its steps: shown with them, changed in the builder.
+        return [ReminderStepInline] if self._is_schedule(obj) else [ActionInline]
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if self._is_schedule(obj):
+            fields[fields.index("frequency") + 1:fields.index("frequency") + 1] = ["conditions_text", "schedule_from"]
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if self._is_schedule(obj):
+            readonly += ["trigger", "conditions_text", "schedule_from"]
+        return readonly
+
+    @admin.display(description=_("conditions"))
+    def conditions_text(self, automation: Automation) -> str:
+        return conditions.describe(automation.conditions)
+
     @admin.display(description=_("actions"), ordering="action_count")
     def action_count(self, automation: Automation) -> int:
         return automation.action_count
@@ -71,7 +134,7 @@ class AutomationAdmin(ServiceErrorsMixin, admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change: bool) -> None:
         formset = next((f for f in formsets if isinstance(f, ActionInlineFormSet)), None)
-        fields = {name: form.cleaned_data[name] for name in ("name", "trigger", "frequency")}
+        fields = {name: form.cleaned_data[name] for name in ("name", "trigger", "frequency") if name in form.cleaned_data}
         # Without the inline (no permission on actions) the actions stay as they are.
         actions = {} if formset is None else {"actions": formset.action_dicts()}
         if change:
@@ -80,6 +143,9 @@ class AutomationAdmin(ServiceErrorsMixin, admin.ModelAdmin):
             automation = services.create_automation(actions=actions.get("actions", []), by=request.user, **fields)
         for field in Automation._meta.concrete_fields:
             setattr(form.instance, field.attname, getattr(automation, field.attname))
+        for other in formsets:
+            if other is not formset:  # the schedule's steps: read-only here, nothing saved
+                other.new_objects, other.changed_objects, other.deleted_objects = [], [], []
         if formset is not None:
             # The actions are replaced as a whole; record them as such in the history.
             formset.new_objects = list(automation.actions.all()) if not change else []

@@ -18,12 +18,12 @@ from django.forms.formsets import TOTAL_FORM_COUNT
 from django.utils.translation import gettext_lazy as _
 
 from core.money import format_money
-from invoices.models import Invoice
+from invoices.models import Invoice, Language
 from webhooks.models import new_secret
 from workflows.models import Step, Workflow
 
-from . import services
-from .models import SETTINGS_FIELDS, Action, ActionKind, Automation
+from . import conditions, services
+from .models import SETTINGS_FIELDS, Action, ActionKind, Automation, ReminderStep
 from .actions import ACTIONS
 from .triggers import FREQUENCY_HELP, SCHEDULE_TRIGGERS, Frequency, Trigger
 
@@ -32,6 +32,13 @@ class AutomationAdminForm(forms.ModelForm):
     class Meta:
         model = Automation
         fields = ["name", "trigger", "frequency"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A reminder schedule (steps, each with its actions) is built in the builder or imported;
+        # the admin's actions inline has no steps.
+        if "trigger" in self.fields:
+            self.fields["trigger"].choices = [("", "---------"), *PLAIN_TRIGGERS]
 
 
 class ActionInlineForm(forms.ModelForm):
@@ -130,7 +137,7 @@ class NameForm(forms.Form):
 
 class TriggerForm(forms.Form):
     trigger = forms.ChoiceField(
-        label=_("Trigger"), choices=PLAIN_TRIGGERS, widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+        label=_("Trigger"), choices=Trigger.choices, widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
         error_messages={"required": _("Choose the trigger that starts this automation.")},
     )
 
@@ -310,6 +317,13 @@ class ReviewForm(forms.Form):
         choices=[(ACTIVATE, _("Activate")), (DRAFT, _("Save as draft (off)"))], widget=forms.HiddenInput,
         error_messages={"required": _("Choose “Activate” or “Save as draft (off)”.")},
     )
+    # A reminder schedule switched on: invoices already due enter it too, or only new ones.
+    NEW_ONLY = "new"
+    BACKLOG = "all"
+    backlog = forms.ChoiceField(
+        label=_("Invoices already overdue"), required=False, widget=forms.RadioSelect, initial="new",
+        choices=[(NEW_ONLY, _("Only invoices due from today on")),
+                 (BACKLOG, _("Also the invoices already overdue: they enter the schedule at its first step"))])
 
 
 # --- Detail page forms ------------------------------------------------------------------------
@@ -352,3 +366,300 @@ class ImportForm(forms.Form):
             raise ValidationError(_("The file is too large (at most 2 MB)."), code="too_large")
         return upload
 
+
+
+# --- The builder's reminder schedule (trigger invoice_due): steps and conditions ---------------
+#
+# A reminder schedule has steps (levels, Mahnstufen) instead of one list of actions. Each step is
+# one form: when (N days before / on / N days after the due date, the last one maybe repeating),
+# and its actions in fixed places: an email (English and German text, maybe one per customer), a
+# task, a reminder fee, default interest. The forms check with the services' own rules
+# (`services.check_step`, `services.build_action`, `conditions.clean`), so the builder says what
+# the admin and an import say.
+
+BEFORE, ON, AFTER = "before", "on", "after"
+TIMING_CHOICES = [(BEFORE, _("days before the due date")), (ON, _("on the due date")),
+                  (AFTER, _("days after the due date"))]
+EMAIL_FIELDS = ("subject", "body", "subject_de", "body_de", "sender_name", "reply_to", "digest")
+# The step form's fields, as the builder stores and posts them.
+STEP_FIELDS = ("name", "timing", "days", "repeat", "repeat_every_days", "repeat_times", *EMAIL_FIELDS,
+               "task_title", "task_due_in_days", "fee", "interest")
+
+
+class ScheduleStepForm(forms.Form):
+    name = forms.CharField(label=_("Name of the step"), max_length=100, required=False,
+                           help_text=_("For example “Friendly reminder” or “1. Mahnung”."))
+    timing = forms.ChoiceField(label=_("When"), choices=TIMING_CHOICES, initial=AFTER)
+    days = forms.IntegerField(label=_("Days"), required=False, widget=forms.NumberInput(attrs={"min": 0, "step": 1}))
+    repeat = forms.BooleanField(label=_("Then repeat until paid"), required=False,
+                                help_text=_("Only the last step can repeat."))
+    repeat_every_days = forms.IntegerField(label=_("every (days)"), required=False,
+                                           widget=forms.NumberInput(attrs={"min": 1, "step": 1}))
+    repeat_times = forms.IntegerField(label=_("at most (times)"), required=False,
+                                      widget=forms.NumberInput(attrs={"min": 1, "step": 1}))
+    subject = forms.CharField(label=_("Subject (English)"), required=False, max_length=300)
+    body = forms.CharField(label=_("Message (English)"), required=False, max_length=20_000,
+                           widget=forms.Textarea(attrs={"rows": 6}),
+                           help_text=_("For contacts whose language is English (or any other than German)."))
+    subject_de = forms.CharField(label=_("Subject (German)"), required=False, max_length=300)
+    body_de = forms.CharField(label=_("Message (German)"), required=False, max_length=20_000,
+                              widget=forms.Textarea(attrs={"rows": 6}),
+                              help_text=_("For contacts whose language is German; empty: they get the English text."))
+    sender_name = forms.CharField(label=_("Sender name"), required=False, max_length=100)
+    reply_to = forms.CharField(label=_("Reply-to address"), required=False, max_length=254)
+    digest = forms.BooleanField(
+        label=_("One email per customer listing all their open reminders of this level"), required=False,
+        help_text=_("Instead of one email per invoice. Put {{ invoices.list }} in the message for the table of invoices."))
+    task_title = forms.CharField(label=_("Also create a task"), required=False, max_length=300,
+                                 help_text=_("The task's title; empty: no task."))
+    task_due_in_days = forms.IntegerField(label=_("Task due in (days)"), required=False,
+                                          widget=forms.NumberInput(attrs={"min": 0, "step": 1}))
+    fee = forms.DecimalField(label=_("Charge a reminder fee"), required=False, max_digits=8, decimal_places=2,
+                             help_text=_("A fixed amount, booked as an invoice of its own; empty: no fee."))
+    interest = forms.BooleanField(
+        label=_("Charge default interest (§ 288 BGB)"), required=False,
+        help_text=_("Base rate + 5 points for consumers, + 9 for businesses (with the €40 flat fee), as an invoice of its own."))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("subject", "body", "subject_de", "body_de", "sender_name", "task_title"):
+            self.fields[name].widget.attrs["data-placeholder-target"] = ""
+        self.fields["timing"].widget.attrs["class"] = "form-select"
+
+    # The step as the services take it --------------------------------------------------------
+
+    def signed_days(self) -> int | None:
+        timing, days = self.cleaned_data.get("timing"), self.cleaned_data.get("days")
+        if timing == ON:
+            return 0
+        if days is None:
+            return None
+        return -days if timing == BEFORE else days
+
+    def action_dicts(self) -> list[tuple[str, dict[str, Any]]]:
+        """(form field the action's errors belong to, action dict) for each action this step has."""
+        data = self.cleaned_data
+        actions: list[tuple[str, dict[str, Any]]] = []
+        if any(data.get(name) for name in ("subject", "body", "subject_de", "body_de")):
+            actions.append(("subject", {"kind": ActionKind.SEND_EMAIL,
+                                        **{name: data.get(name) or ("" if name != "digest" else False)
+                                           for name in EMAIL_FIELDS}}))
+        if data.get("task_title"):
+            actions.append(("task_title", {"kind": ActionKind.CREATE_TASK, "title": data["task_title"],
+                                           "due_in_days": data.get("task_due_in_days")}))
+        if data.get("fee") is not None:
+            actions.append(("fee", {"kind": ActionKind.CHARGE_FEE, "fee": data["fee"]}))
+        if data.get("interest"):
+            actions.append(("interest", {"kind": ActionKind.CHARGE_INTEREST}))
+        return actions
+
+    def as_step_dict(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        repeat = bool(data.get("repeat"))
+        return {"name": data.get("name") or "", "days": self.signed_days(),
+                "repeat_every_days": data.get("repeat_every_days") if repeat else None,
+                "repeat_times": data.get("repeat_times") if repeat else None,
+                "actions": [action for _field, action in self.action_dicts()]}
+
+    # Checked by the services' rules ------------------------------------------------------------
+
+    FIELD_OF = {"subject": "subject", "body": "body", "subject_de": "subject_de", "body_de": "body_de",
+                "sender_name": "sender_name", "reply_to": "reply_to", "digest": "digest", "title": "task_title",
+                "due_in_days": "task_due_in_days", "fee": "fee"}
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        if cleaned.get("timing") != ON and cleaned.get("days") is None:
+            self.add_error("days", ValidationError(_("Give the number of days."), code="required"))
+            return cleaned
+        if cleaned.get("timing") != ON and cleaned["days"] < 0:
+            self.add_error("days", ValidationError(
+                _("Give the days as 0 or more; choose “days before the due date” for a reminder before it."),
+                code="min_value"))
+            return cleaned
+        if cleaned.get("repeat") and (cleaned.get("repeat_every_days") is None or cleaned.get("repeat_times") is None):
+            self.add_error("repeat_every_days" if cleaned.get("repeat_every_days") is None else "repeat_times",
+                           ValidationError(_("To repeat, give both every how many days and at most how many times."),
+                                           code="required"))
+            return cleaned
+        step = self.as_step_dict()
+        built = ReminderStep(name=" ".join(step["name"].split()), days=step["days"],
+                                      repeat_every_days=step["repeat_every_days"], repeat_times=step["repeat_times"])
+        try:
+            built.clean_fields(exclude=["automation", "position"])
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                target = {"repeat_every_days": "repeat_every_days", "repeat_times": "repeat_times",
+                          "name": "name", "days": "days"}.get(field)
+                for message in messages:
+                    self.add_error(target, message)
+        if not step["actions"]:
+            self.add_error(None, ValidationError(
+                _("Give this step something to do: an email, a task, a fee or interest."), code="no_actions"))
+        for field, action in self.action_dicts():
+            _action, errors = services.build_action(action)
+            for name, messages in errors.items():
+                for message in messages:
+                    self.add_error(self.FIELD_OF.get(name, field if name == "kind" else None), message)
+        return cleaned
+
+
+class BaseScheduleFormSet(BaseFormSet):
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        problems = services.check_steps_list([form.as_step_dict() for form in self.forms])
+        previous = None
+        if not problems:
+            for index, form in enumerate(self.forms):
+                step, step_problems = services.check_step(form.as_step_dict(), index=index, count=len(self.forms),
+                                                          previous=previous)
+                problems.extend(p for p in step_problems)
+                previous = step
+        if problems:
+            raise ValidationError(problems, code="steps")
+
+    def step_dicts(self) -> list[dict[str, Any]]:
+        return [form.as_step_dict() for form in self.forms]
+
+
+ScheduleFormSet = formset_factory(ScheduleStepForm, formset=BaseScheduleFormSet, extra=0,
+                                  max_num=services.MAX_STEPS, validate_max=True, absolute_max=services.MAX_STEPS)
+
+
+def step_rows(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A schedule's steps as the services take them (or as saved) → the builder's step form values.
+    Actions the builder has no place for (a second email, a card move) are left out; `values_of`
+    refuses to open such a schedule in the builder."""
+    rows = []
+    for step in steps:
+        days = step.get("days") or 0
+        row: dict[str, Any] = {
+            "name": step.get("name", ""), "timing": BEFORE if days < 0 else ON if days == 0 else AFTER,
+            "days": abs(days) if days else "", "repeat": bool(step.get("repeat_every_days")),
+            "repeat_every_days": step.get("repeat_every_days") or "", "repeat_times": step.get("repeat_times") or "",
+        }
+        for action in step.get("actions", []):
+            kind = action.get("kind")
+            if kind == ActionKind.SEND_EMAIL:
+                row.update({name: action.get(name) or ("" if name != "digest" else False) for name in EMAIL_FIELDS})
+            elif kind == ActionKind.CREATE_TASK:
+                row.update(task_title=action.get("title", ""), task_due_in_days=action.get("due_in_days"))
+            elif kind == ActionKind.CHARGE_FEE:
+                row["fee"] = action.get("fee")
+            elif kind == ActionKind.CHARGE_INTEREST:
+                row["interest"] = True
+        rows.append(row)
+    return rows
+
+
+def fits_builder(steps: list[dict[str, Any]]) -> bool:
+    """Whether each step's actions fit the builder's places: at most one of each, no card move."""
+    for step in steps:
+        kinds = [action.get("kind") for action in step.get("actions", [])]
+        if len(kinds) != len(set(kinds)) or ActionKind.MOVE_CARD in kinds:
+            return False
+        if any(action.get("kind") == ActionKind.CREATE_TASK and action.get("assignee") for action in step["actions"]):
+            return False
+    return True
+
+
+ANY, YES, NO = "", "yes", "no"
+
+
+class ConditionsForm(forms.Form):
+    """Which invoices the schedule is for; every field empty: all open invoices."""
+
+    amount_due = forms.DecimalField(label=_("Amount due is at least"), required=False, min_value=0,
+                                    max_digits=14, decimal_places=2)
+    days_overdue = forms.IntegerField(label=_("Days overdue are at least"), required=False,
+                                      widget=forms.NumberInput(attrs={"min": 0, "step": 1}))
+    currency = forms.CharField(label=_("Currency is one of"), required=False, max_length=200,
+                               help_text=_("ISO codes separated by commas, for example “EUR, CHF”; empty: any."))
+    business_customer = forms.ChoiceField(
+        label=_("Customer"), required=False,
+        choices=[(ANY, _("Any customer")), (YES, _("Business customers only")), (NO, _("Consumers only"))])
+    language = forms.ChoiceField(label=_("Contact's language"), required=False)
+    tags = forms.CharField(label=_("Contact has one of the tags"), required=False, max_length=500,
+                           help_text=_("Tag names separated by commas; empty: any contact."))
+    not_tags = forms.CharField(label=_("Contact has none of the tags"), required=False, max_length=500)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = [(ANY, _("Any language")), *Language.choices]
+        for name in ("business_customer", "language"):
+            self.fields[name].widget.attrs["class"] = "form-select"
+
+    @staticmethod
+    def _split(text: str) -> list[str]:
+        return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+    def condition_list(self) -> list[tuple[str, dict[str, Any]]]:
+        """(form field, condition) for each condition given."""
+        data = self.cleaned_data
+        items: list[tuple[str, dict[str, Any]]] = []
+        if data.get("amount_due") is not None:
+            items.append(("amount_due", {"field": "amount_due", "value": str(data["amount_due"])}))
+        if data.get("days_overdue") is not None:
+            items.append(("days_overdue", {"field": "days_overdue", "value": data["days_overdue"]}))
+        if self._split(data.get("currency", "")):
+            items.append(("currency", {"field": "currency", "value": self._split(data["currency"])}))
+        if data.get("business_customer") in (YES, NO):
+            items.append(("business_customer", {"field": "business_customer", "value": data["business_customer"] == YES}))
+        if data.get("language"):
+            items.append(("language", {"field": "language", "value": data["language"]}))
+        if self._split(data.get("tags", "")):
+            items.append(("tags", {"field": "tag", "value": self._split(data["tags"])}))
+        if self._split(data.get("not_tags", "")):
+            items.append(("not_tags", {"field": "not_tag", "value": self._split(data["not_tags"])}))
+        return items
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        for field, condition in self.condition_list():
+            try:
+                conditions.clean([condition])
+            except conditions.ConditionError as exc:
+                # "Condition 1: …": the field says which.
+                self.add_error(field, str(exc).partition(": ")[2] or str(exc))
+        return cleaned
+
+    def condition_values(self) -> list[dict[str, Any]]:
+        return conditions.clean([condition for _field, condition in self.condition_list()])
+
+    @staticmethod
+    def initial_of(stored: list[dict[str, Any]]) -> dict[str, Any]:
+        """The form's values for stored conditions (`Automation.conditions`)."""
+        initial: dict[str, Any] = {}
+        for condition in stored or []:
+            field, value = condition.get("field"), condition.get("value")
+            if field == "amount_due":
+                initial["amount_due"] = value
+            elif field == "days_overdue":
+                initial["days_overdue"] = value
+            elif field == "currency":
+                initial["currency"] = ", ".join(value)
+            elif field == "business_customer":
+                initial["business_customer"] = YES if value else NO
+            elif field == "language":
+                initial["language"] = value
+            elif field == "tag":
+                initial["tags"] = ", ".join(value)
+            elif field == "not_tag":
+                initial["not_tags"] = ", ".join(value)
+        return initial
+
+
+class PauseForm(forms.Form):
+    """Pause the payment reminders (Mahnstopp) of an invoice or a contact: invoices.services.pause_reminders."""
+
+    reason = forms.CharField(label=_("Reason"), max_length=300,
+                             error_messages={"required": _("Say why the reminders are paused (e.g. “customer disputes the amount”).")})
+    until = forms.DateField(label=_("Until (optional)"), required=False,
+                            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                            help_text=_("That day included; empty: until you resume them."))

@@ -323,12 +323,18 @@ def explain(invoice: Invoice, *, today: dt.date | None = None) -> list[Explanati
 def backlog(automation: Automation, *, today: dt.date | None = None) -> int:
     """How many open invoices are already past the schedule's first step today: what switching it on
     "for invoices already due too" brings into the schedule at once."""
-    steps = list(automation.reminder_steps.order_by("position"))
-    if not steps:
+    first = automation.reminder_steps.order_by("position").values_list("days", flat=True).first()
+    return backlog_for(automation.conditions, first_days=first, today=today)
+
+
+def backlog_for(conditions_: list, *, first_days: int | None, today: dt.date | None = None) -> int:
+    """`backlog` for a schedule not saved yet (the builder's question): its conditions and the days
+    of its first step (None: no steps, nothing enters)."""
+    if first_days is None:
         return 0
     today = today or business_today()
-    plain = Automation(pk=automation.pk, conditions=automation.conditions, schedule_from=None)
-    return candidates(plain, today=today).filter(due_date__lt=today - dt.timedelta(days=steps[0].days)).count()
+    plain = Automation(conditions=conditions_, schedule_from=None)
+    return candidates(plain, today=today).filter(due_date__lt=today - dt.timedelta(days=first_days)).count()
 
 
 def steps_summary(steps: Iterable[ReminderStep]) -> list[str]:

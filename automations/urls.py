@@ -15,6 +15,21 @@ urlpatterns = [
     path("preview/", requires("automations.change_automation", views.email_preview), name="email-preview"),
     path("export/", requires("automations.view_automation", views.automation_export), name="automation-export"),
     path("import/", requires("automations.add_automation", views.automation_import), name="automation-import"),
+    path("reminders/forecast/", requires("automations.view_automation", views.reminder_forecast), name="reminder-forecast"),
+    # The invoice and contact pages' "Payment reminders" cards (fragments they load by these names)
+    # and their pause (Mahnstopp) buttons.
+    path("invoices/<int:pk>/reminders/", requires("invoices.view_invoice", views.invoice_reminders),
+         name="invoice-reminders"),
+    path("invoices/<int:pk>/reminders/pause/", requires("invoices.change_invoice", views.invoice_reminders_pause),
+         name="invoice-reminders-pause"),
+    path("invoices/<int:pk>/reminders/resume/", requires("invoices.change_invoice", views.invoice_reminders_resume),
+         name="invoice-reminders-resume"),
+    path("contacts/<int:pk>/reminders/", requires("invoices.view_contact", views.contact_reminders),
+         name="contact-reminders"),
+    path("contacts/<int:pk>/reminders/pause/", requires("invoices.change_contact", views.contact_reminders_pause),
+         name="contact-reminders-pause"),
+    path("contacts/<int:pk>/reminders/resume/", requires("invoices.change_contact", views.contact_reminders_resume),
+         name="contact-reminders-resume"),
     path("runs/<int:pk>/retry/", requires("automations.change_automation", views.run_retry), name="run-retry"),
     # The invoice page's timeline (a fragment it loads by this name).
     path("invoices/<int:pk>/timeline/", requires("invoices.view_invoice", views.invoice_timeline), name="invoice-timeline"),

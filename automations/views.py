@@ -30,16 +30,17 @@ from core.dates import business_today
 from core.errors import DomainError
 from core.forms import SubmitOnceMixin
 from core.views import flash_service, paginate, render_fragment, safe_next
-from invoices.models import Invoice
+from invoices import services as invoice_services
+from invoices.models import Contact, Invoice
 from invoices.public import public_url
 
-from . import delivery, placeholders, portable, services
+from . import conditions, delivery, placeholders, portable, reminders, services
 from .mailer import build_message
-from .forms import KIND_ICONS, ImportForm, SendTestForm, invoice_choices_queryset
+from .forms import KIND_ICONS, ImportForm, PauseForm, SendTestForm, invoice_choices_queryset
 from .models import Action, ActionKind, Automation, InvoiceEmail, Run, RunAction, RunStatus
 from .presets import TEMPLATES
 from .timeline import invoice_timeline as build_timeline
-from .triggers import FREQUENCY_HELP
+from .triggers import FREQUENCY_HELP, SCHEDULE_TRIGGERS
 from .wizard import AutomationWizard, action_summary, start_wizard, wizard_url
 
 RUNS_PER_PAGE = 25
@@ -83,10 +84,27 @@ def automation_from_template(request: HttpRequest, slug: str) -> HttpResponse:
 
 def automation_edit(request: HttpRequest, pk: int) -> HttpResponse:
     automation = get_object_or_404(Automation, pk=pk)
-    return redirect(wizard_url(start_wizard(request, automation=automation, source="edit")))
+    try:
+        wid = start_wizard(request, automation=automation, source="edit")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("automations:automation-detail", pk=automation.pk)
+    return redirect(wizard_url(wid))
 
 
 # --- Detail ------------------------------------------------------------------------------------
+
+
+def schedule_summary(automation: Automation, actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A reminder schedule's steps in words, each with its actions (from `actions`: the detail page's)."""
+    steps = list(automation.reminder_steps.order_by("position"))
+    by_step: dict[int, list[dict[str, Any]]] = {}
+    for item in actions:
+        by_step.setdefault(item["action"].reminder_step_id, []).append(
+            {"label": item["action"].get_kind_display(), "icon": item["icon"], "lines": item["lines"]})
+    return [{"line": line, "actions": by_step.get(step.pk, [])}
+            for line, step in zip(reminders.steps_summary(steps), steps)]
+
 
 
 def automation_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -101,8 +119,13 @@ def automation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     page = paginate(request, runs, per_page=RUNS_PER_PAGE)
     actions = [{"action": action, "icon": KIND_ICONS.get(action.kind, "bi-lightning"),
                 "lines": action_summary(action)} for action in automation.actions.all()]
+    schedule = None
+    if automation.trigger in SCHEDULE_TRIGGERS:
+        schedule = schedule_summary(automation, actions)
     return render(request, "automations/automation_detail.html", {
         "automation": automation, "actions": actions, "page": page, "runs": page.object_list,
+        "schedule": schedule,
+        "conditions_text": conditions.describe(automation.conditions) if schedule is not None else "",
         "frequency_help": FREQUENCY_HELP.get(automation.frequency, ""),
         "test_form": SendTestForm(), "RunStatus": RunStatus,
     })
@@ -110,12 +133,21 @@ def automation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def automation_switch(request: HttpRequest, pk: int) -> HttpResponse:
+    """Switch on or off. A reminder schedule switched on first asks whether the invoices already
+    overdue enter it (`backlog=all`) or only new ones (`backlog=new`), with their count."""
     automation = get_object_or_404(Automation, pk=pk)
     active = request.POST.get("active") in ("1", "on", "true")
+    backlog = request.POST.get("backlog")
+    next_url = safe_next(request, reverse("automations:automation-detail", args=[automation.pk]))
+    if active and automation.trigger in SCHEDULE_TRIGGERS and not automation.is_active and backlog not in ("new", "all"):
+        return render(request, "automations/automation_switch_on.html", {
+            "automation": automation, "count": reminders.backlog(automation), "next": next_url,
+            "form": SubmitOnceMixin()})
     message = _("“%(name)s” is switched on.") if active else _("“%(name)s” is switched off.")
-    flash_service(request, lambda: services.set_automation_active(automation=automation, active=active, by=request.user),
-                  message % {"name": automation.name})
-    return redirect(safe_next(request, reverse("automations:automation-detail", args=[automation.pk])))
+    flash_service(request, lambda: services.set_automation_active(
+        automation=automation, active=active, include_backlog=backlog == "all", by=request.user),
+        message % {"name": automation.name})
+    return redirect(next_url)
 
 
 @require_http_methods(["GET", "POST"])
@@ -144,6 +176,106 @@ def run_retry(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("The run will be tried again in a moment."))
     return redirect(safe_next(request, default))
+
+
+# --- Reminder schedules: the forecast, "why (not)", pausing (Mahnstopp) ------------------------
+
+FORECAST_DAYS = 30
+FORECAST_PER_PAGE = 50
+
+
+def reminder_forecast(request: HttpRequest) -> HttpResponse:
+    """What the reminder schedules will send in the next 30 days (if nothing is paid or paused
+    meanwhile): automation, step, customer, invoice, when; from `reminders.forecast`, paginated."""
+    schedules = Automation.objects.filter(trigger__in=SCHEDULE_TRIGGERS).order_by("name", "pk")
+    automation = None
+    chosen = request.GET.get("automation", "")
+    if chosen.isdigit():
+        automation = schedules.filter(pk=int(chosen)).first()
+    items = reminders.forecast(days=FORECAST_DAYS, automation=automation)
+    page = paginate(request, items, per_page=FORECAST_PER_PAGE)  # type: ignore[arg-type]
+    return render(request, "automations/reminder_forecast.html", {
+        "page": page, "items": page.object_list, "schedules": schedules, "automation": automation,
+        "days": FORECAST_DAYS, "inactive": schedules.filter(is_active=False).count(),
+    })
+
+
+def _pause_context(target) -> dict[str, Any]:
+    today = business_today()
+    # Its own pause (an invoice's page says the contact's apart).
+    paused = target.reminders_paused and (target.reminders_paused_until is None or target.reminders_paused_until >= today)
+    return {"target": target, "paused": paused, "today": today, "pause_form": PauseForm()}
+
+
+def invoice_reminders(request: HttpRequest, pk: int) -> HttpResponse:
+    """The invoice page's "Payment reminders" card: for each reminder schedule what was sent and what
+    comes next, or why nothing will (`reminders.explain`), and the invoice's pause (Mahnstopp)."""
+    invoice = get_object_or_404(Invoice.objects.select_related("contact"), pk=pk)
+    return render_fragment(
+        request, "automations/_invoice_reminders.html",
+        {"invoice": invoice, "explanations": reminders.explain(invoice), **_pause_context(invoice),
+         "contact_paused": invoice.contact.reminders_paused_on(business_today()),
+         "pause_url": reverse("automations:invoice-reminders-pause", args=[invoice.pk]),
+         "resume_url": reverse("automations:invoice-reminders-resume", args=[invoice.pk])},
+        title=_("Payment reminders of invoice %(number)s") % {"number": invoice.number},
+        back_url=reverse("invoices:invoice-detail", args=[invoice.pk]), back_label=_("Back to the invoice"),
+    )
+
+
+def contact_reminders(request: HttpRequest, pk: int) -> HttpResponse:
+    """The contact page's "Payment reminders" card: the contact's pause (Mahnstopp)."""
+    contact = get_object_or_404(Contact, pk=pk)
+    return render_fragment(
+        request, "automations/_contact_reminders.html",
+        {"contact": contact, **_pause_context(contact),
+         "pause_url": reverse("automations:contact-reminders-pause", args=[contact.pk]),
+         "resume_url": reverse("automations:contact-reminders-resume", args=[contact.pk])},
+        title=_("Payment reminders for %(contact)s") % {"contact": contact.name},
+        back_url=reverse("invoices:contact-detail", args=[contact.pk]), back_label=_("Back to the contact"),
+    )
+
+
+def _pause(request: HttpRequest, target, back: str) -> HttpResponse:
+    form = PauseForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(back)
+    flash_service(request, lambda: invoice_services.pause_reminders(
+        target=target, reason=form.cleaned_data["reason"], until=form.cleaned_data["until"], by=request.user),
+        _("Payment reminders are paused."))
+    return redirect(back)
+
+
+def _resume(request: HttpRequest, target, back: str) -> HttpResponse:
+    flash_service(request, lambda: invoice_services.resume_reminders(target=target, by=request.user),
+                  _("Payment reminders are resumed."))
+    return redirect(back)
+
+
+@require_POST
+def invoice_reminders_pause(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = get_object_or_404(Invoice, pk=pk)
+    return _pause(request, invoice, reverse("invoices:invoice-detail", args=[invoice.pk]) + "#reminders")
+
+
+@require_POST
+def invoice_reminders_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = get_object_or_404(Invoice, pk=pk)
+    return _resume(request, invoice, reverse("invoices:invoice-detail", args=[invoice.pk]) + "#reminders")
+
+
+@require_POST
+def contact_reminders_pause(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(Contact, pk=pk)
+    return _pause(request, contact, reverse("invoices:contact-detail", args=[contact.pk]) + "#reminders")
+
+
+@require_POST
+def contact_reminders_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(Contact, pk=pk)
+    return _resume(request, contact, reverse("invoices:contact-detail", args=[contact.pk]) + "#reminders")
 
 
 # --- An invoice's timeline (a fragment of the invoice page) -----------------------------------
@@ -215,11 +347,11 @@ def invoice_email_retry(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Send test ---------------------------------------------------------------------------------
 
 
-def _invoice_context(invoice: Invoice) -> dict[str, str]:
+def _invoice_context(invoice: Invoice, language: str | None = None) -> dict[str, str]:
     contact = invoice.contact
     return placeholders.context_for(
         contact=contact, invoice=invoice, plan=invoice.recurring, today=business_today(),
-        link=public_url(invoice), language=contact.language,
+        link=public_url(invoice), language=language or contact.language,
     )
 
 
@@ -267,6 +399,8 @@ def send_test(*, automation: Automation, invoice: Invoice, user) -> list[dict[st
             result.update(status="skipped", text=_(
                 "No card is moved in a test. The card of %(contact)s on “%(workflow)s” would move to “%(step)s”.") % {
                 "contact": contact.name, "workflow": action.step.workflow.name, "step": action.step.name})
+        else:  # a reminder fee or default interest
+            result.update(status="skipped", text=_("Nothing is charged in a test."))
         results.append(result)
     return results
 
@@ -297,7 +431,8 @@ _PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 def email_preview(request: HttpRequest) -> HttpResponse:
     """The email of a send_email action as the customer of a real invoice would get it: subject,
     text and HTML, or the errors that keep it from being saved. Reads the action's fields under
-    `prefix` (e.g. "actions-0-subject"), as the builder's form posts them."""
+    `prefix` (e.g. "actions-0-subject"), as the builder's form posts them. With `lang=de`, the
+    German text (subject_de, body_de) as a German-speaking customer would get it."""
     data = request.POST if request.method == "POST" else request.GET
     prefix = data.get("prefix", "")
     prefix = prefix if _PREFIX.match(prefix) else ""
@@ -305,23 +440,34 @@ def email_preview(request: HttpRequest) -> HttpResponse:
     def value(name: str) -> str:
         return data.get(f"{prefix}-{name}" if prefix else name, "")
 
-    action, errors = services.build_action({
-        "kind": "send_email", "subject": value("subject"), "body": value("body"),
-        "sender_name": value("sender_name"), "reply_to": value("reply_to"),
-    })
+    german = data.get("lang") == "de"
+    if german and (value("subject_de") or value("body_de")):
+        # The German text on its own: the English one is previewed (and checked) beside it.
+        action, errors = services.build_action({
+            "kind": "send_email", "subject": value("subject_de"), "body": value("body_de"),
+            "subject_de": value("subject_de"), "body_de": value("body_de"),
+            "sender_name": value("sender_name"), "reply_to": value("reply_to"),
+        })
+        errors = {{"subject": "subject_de", "body": "body_de"}.get(field, field): m for field, m in errors.items()}
+    else:
+        action, errors = services.build_action({
+            "kind": "send_email", "subject": value("subject"), "body": value("body"),
+            "sender_name": value("sender_name"), "reply_to": value("reply_to"),
+        })
     invoices = invoice_choices_queryset().select_related("recurring")
     invoice_id = value("preview_invoice") or data.get("invoice", "")
     invoice = invoices.filter(pk=int(invoice_id)).first() if str(invoice_id).isdigit() else None
     if invoice is None:
         invoice = invoices.first()
     labels = {"subject": _("Subject"), "body": _("Message"), "sender_name": _("Sender name"),
-              "reply_to": _("Reply-to address")}
+              "reply_to": _("Reply-to address"), "subject_de": _("Subject (German)"), "body_de": _("Message (German)")}
     error_list = [(labels.get(field, ""), messages_) for field, messages_ in errors.items()]
     email = None
     if not errors and invoice is not None:
         contact = invoice.contact
-        message = build_message(action=action, contact=contact, context=_invoice_context(invoice),
-                                language=contact.language, run_id=None, key="preview", to=contact.email or "")
+        language = "de" if german else contact.language
+        message = build_message(action=action, contact=contact, context=_invoice_context(invoice, language),
+                                language=language, run_id=None, key="preview", to=contact.email or "")
         email = {
             "from": message.from_email, "to": contact.email, "reply_to": ", ".join(message.reply_to),
             "subject": message.subject, "text": message.body,
@@ -329,7 +475,7 @@ def email_preview(request: HttpRequest) -> HttpResponse:
             "html": mark_safe(message.alternatives[0][0]),
         }
     template = "automations/_preview.html" if request.headers.get("HX-Request") else "automations/preview.html"
-    return render(request, template, {"errors": error_list, "email": email, "invoice": invoice})
+    return render(request, template, {"errors": error_list, "email": email, "invoice": invoice, "german": german})
 
 
 # --- Export and import ------------------------------------------------------------------------

@@ -39,6 +39,8 @@ from django.forms import BaseFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import formats
+from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.generic import View
@@ -48,19 +50,25 @@ from formtools.wizard.views import SessionWizardView, StepsHelper
 
 from core.errors import DomainError
 
-from . import placeholders, services
+from core.dates import business_today
+
+from . import conditions, placeholders, reminders, services
 from .forms import (
-    KIND_FIELDS, KIND_ICONS, PLAIN_KINDS, ActionForm, ActionFormSet, FrequencyForm, NameForm, ReviewForm,
-    TriggerForm, invoice_choices_queryset,
+    KIND_FIELDS, KIND_ICONS, PLAIN_KINDS, STEP_FIELDS, ActionForm, ActionFormSet, ConditionsForm, FrequencyForm,
+    NameForm, ReviewForm, ScheduleFormSet, TriggerForm, fits_builder, invoice_choices_queryset, step_rows,
 )
-from .models import Action, ActionKind, Automation
-from .triggers import FREQUENCY_HELP, Frequency, Trigger
+from .models import Action, ActionKind, Automation, ReminderStep
+from .triggers import FREQUENCY_HELP, SCHEDULE_TRIGGERS, Frequency, Trigger
 
 STEPS: list[tuple[str, type]] = [
     ("name", NameForm),
     ("trigger", TriggerForm),
     ("frequency", FrequencyForm),
     ("actions", ActionFormSet),
+    # A reminder schedule (trigger invoice_due) has steps and conditions instead of a frequency
+    # limit and one list of actions.
+    ("schedule", ScheduleFormSet),
+    ("conditions", ConditionsForm),
     ("review", ReviewForm),
 ]
 STEP_TITLES = {
@@ -68,12 +76,16 @@ STEP_TITLES = {
     "trigger": gettext_lazy("Trigger"),
     "frequency": gettext_lazy("Limit frequency"),
     "actions": gettext_lazy("Actions"),
+    "schedule": gettext_lazy("Schedule"),
+    "conditions": gettext_lazy("Conditions"),
     "review": gettext_lazy("Review"),
 }
 ACTION_FIELDS = tuple(ActionForm.base_fields)
 MAX_ACTIONS = services.MAX_ACTIONS
 # Where each error of automations.services belongs.
-ERROR_STEP = {"name": "name", "trigger": "trigger", "frequency": "frequency", "actions": "actions"}
+ERROR_STEP = {"name": "name", "trigger": "trigger", "frequency": "frequency", "actions": "actions",
+              "steps": "schedule", "conditions": "conditions"}
+MAX_STEPS = services.MAX_STEPS
 
 SESSION_OPEN = "automation_wizards"  # ids of the builders open in this session, oldest first
 SESSION_DONE = "automation_wizards_done"  # builder id → pk of the automation it saved
@@ -106,40 +118,116 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def actions_data(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
-    """The actions step's data (as its formset posts it) for these actions, in order."""
+def formset_data(prefix: str, fields: tuple[str, ...], limit: int, rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """A formset step's data (as the formset posts it) for these rows, in order. A checked box posts
+    "on", an unchecked one nothing."""
     data = {
-        "actions-TOTAL_FORMS": [str(len(rows))], "actions-INITIAL_FORMS": ["0"],
-        "actions-MIN_NUM_FORMS": ["0"], "actions-MAX_NUM_FORMS": [str(MAX_ACTIONS)],
+        f"{prefix}-TOTAL_FORMS": [str(len(rows))], f"{prefix}-INITIAL_FORMS": ["0"],
+        f"{prefix}-MIN_NUM_FORMS": ["0"], f"{prefix}-MAX_NUM_FORMS": [str(limit)],
     }
     for index, row in enumerate(rows):
-        for name in ACTION_FIELDS:
-            data[f"actions-{index}-{name}"] = [_text(row.get(name))]
+        for name in fields:
+            value = row.get(name)
+            if value is not False:
+                data[f"{prefix}-{index}-{name}"] = ["on" if value is True else _text(value)]
     return data
 
 
-def action_rows(data) -> list[dict[str, str]]:
-    """The actions as posted (raw strings), for adding, removing and moving one."""
+def formset_rows(prefix: str, fields: tuple[str, ...], limit: int, data) -> list[dict[str, str]]:
+    """A formset step's rows as posted (raw strings), for adding, removing and moving one."""
     try:
-        total = int(data.get("actions-TOTAL_FORMS", 0))
+        total = int(data.get(f"{prefix}-TOTAL_FORMS", 0))
     except (TypeError, ValueError):
         total = 0
-    total = max(0, min(total, MAX_ACTIONS))
-    return [{name: data.get(f"actions-{index}-{name}", "") for name in ACTION_FIELDS} for index in range(total)]
+    total = max(0, min(total, limit))
+    return [{name: data.get(f"{prefix}-{index}-{name}", "") for name in fields} for index in range(total)]
+
+
+def actions_data(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The actions step's data (as its formset posts it) for these actions, in order."""
+    return formset_data("actions", ACTION_FIELDS, MAX_ACTIONS, rows)
+
+
+def action_rows(data) -> list[dict[str, str]]:
+    return formset_rows("actions", ACTION_FIELDS, MAX_ACTIONS, data)
+
+
+def reorder(rows: list, verb: str, argument: str) -> None:
+    """Remove row `argument` or move it up or down one place (a builder list's buttons)."""
+    if verb not in ("remove", "up", "down") or not argument.isdigit() or int(argument) >= len(rows):
+        return
+    index = int(argument)
+    if verb == "remove":
+        rows.pop(index)
+    elif verb == "up" and index > 0:
+        rows[index - 1], rows[index] = rows[index], rows[index - 1]
+    elif verb == "down" and index + 1 < len(rows):
+        rows[index + 1], rows[index] = rows[index], rows[index + 1]
+
+
+def schedule_data(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The schedule step's data (as its formset posts it) for these steps, in order."""
+    return formset_data("schedule", STEP_FIELDS, MAX_STEPS, rows)
+
+
+def schedule_rows(data) -> list[dict[str, str]]:
+    return formset_rows("schedule", STEP_FIELDS, MAX_STEPS, data)
+
+
+def conditions_data(stored: list[dict[str, Any]]) -> dict[str, list[str]]:
+    return {f"conditions-{name}": [_text(value)] for name, value in ConditionsForm.initial_of(stored).items()}
 
 
 def steps_data(values: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
-    """Every step's data for a builder prefilled with `values` (name, trigger, frequency, actions)."""
-    return {
+    """Every step's data for a builder prefilled with `values` (name, trigger, frequency, actions;
+    a reminder schedule's steps and conditions)."""
+    data = {
         "name": {"name-name": [_text(values.get("name"))]},
         "trigger": {"trigger-trigger": [_text(values.get("trigger"))]},
         "frequency": {"frequency-frequency": [_text(values.get("frequency") or Frequency.UNLIMITED)]},
         "actions": actions_data(values.get("actions") or []),
     }
+    if values.get("trigger") in SCHEDULE_TRIGGERS:
+        data["schedule"] = schedule_data(step_rows(values.get("steps") or []))
+        data["conditions"] = conditions_data(values.get("conditions") or [])
+    return data
+
+
+def schedule_steps_of(automation: Automation) -> list[dict[str, Any]]:
+    """A reminder schedule's steps as the services take them."""
+    steps = []
+    for step in automation.reminder_steps.order_by("position").prefetch_related("actions"):
+        actions = []
+        for action in sorted(step.actions.all(), key=lambda a: (a.position, a.pk)):
+            row: dict[str, Any] = {"kind": action.kind}
+            for name in KIND_FIELDS.get(action.kind, ()):
+                row[name] = getattr(action, name if name != "workflow" else "step_id")
+            if action.kind == ActionKind.SEND_EMAIL:
+                row.update(subject_de=action.subject_de, body_de=action.body_de, digest=action.digest)
+            elif action.kind == ActionKind.CHARGE_FEE:
+                row["fee"] = action.fee
+            elif action.kind == ActionKind.CREATE_TASK:
+                row["assignee"] = action.assignee_id
+            actions.append(row)
+        steps.append({"name": step.name, "days": step.days, "repeat_every_days": step.repeat_every_days,
+                      "repeat_times": step.repeat_times, "actions": actions})
+    return steps
+
+
+class DoesNotFitBuilder(DomainError):
+    pass
 
 
 def values_of(automation: Automation) -> dict[str, Any]:
     """An automation as the builder's values."""
+    if automation.trigger in SCHEDULE_TRIGGERS:
+        steps = schedule_steps_of(automation)
+        if not fits_builder(steps):
+            raise DoesNotFitBuilder(_(
+                "This reminder schedule has step actions the builder cannot show (more than one of a kind, a card "
+                "move or a task for one person). Change it in the admin or by exporting and importing it."))
+        return {"name": automation.name, "trigger": automation.trigger, "frequency": automation.frequency,
+                "steps": steps, "conditions": automation.conditions}
     actions = []
     for action in automation.actions.select_related("step").order_by("position", "pk"):
         row: dict[str, Any] = {"kind": action.kind}
@@ -212,8 +300,21 @@ def _fresh_session(request: HttpRequest) -> dict[str, Any]:
     return engine.SessionStore(session_key=request.session.session_key).load()
 
 
+def _stored_trigger(wizard: "AutomationWizard") -> str:
+    return (wizard.storage.get_step_data("trigger") or {}).get("trigger-trigger") or ""
+
+
+def is_schedule(wizard: "AutomationWizard") -> bool:
+    return _stored_trigger(wizard) in SCHEDULE_TRIGGERS
+
+
+def is_plain(wizard: "AutomationWizard") -> bool:
+    return not is_schedule(wizard)
+
+
 class AutomationWizard(SessionWizardView):
     form_list = STEPS
+    condition_dict = {"frequency": is_plain, "actions": is_plain, "schedule": is_schedule, "conditions": is_schedule}
     template_name = "automations/wizard.html"
 
     # --- Set-up: one storage per builder id ---------------------------------------------------
@@ -249,7 +350,7 @@ class AutomationWizard(SessionWizardView):
         return self._editing
 
     def get_form_initial(self, step: str):
-        return None if step == "actions" else {}
+        return None if step in ("actions", "schedule") else {}
 
     def get_form_step_data(self, form) -> dict[str, list[str]]:
         # Only the step's own fields: not the CSRF token, not the other buttons.
@@ -261,6 +362,8 @@ class AutomationWizard(SessionWizardView):
 
     def display_form(self, step: str):
         data = self.storage.get_step_data(step)
+        if step == "schedule" and data is None:  # a new schedule starts with one step to fill in
+            data = MultiValueDict(schedule_data([{"name": _("Friendly reminder"), "timing": "after", "days": 3}]))
         return unbound(self.get_form(step=step, data=data)) if data is not None else self.get_form(step=step)
 
     # --- Requests -------------------------------------------------------------------------------
@@ -278,12 +381,14 @@ class AutomationWizard(SessionWizardView):
         self.storage.current_step = management.cleaned_data["current_step"]
         current = self.steps.current
         goto = request.POST.get("wizard_goto_step")
-        operation = request.POST.get("actions_op")
+        operation = request.POST.get("actions_op") or request.POST.get("schedule_op")
         if goto in form_list or operation:
             # Keep what was typed on this step, valid or not; the final check catches the rest.
             self.storage.set_step_data(current, self.raw_step_data(current, request.POST))
             if operation and current == "actions":
                 self.change_actions(operation)
+            elif operation and current == "schedule":
+                self.change_steps(operation)
             elif goto in form_list:
                 self.storage.current_step = goto
             return redirect(wizard_url(self.wid))
@@ -297,15 +402,21 @@ class AutomationWizard(SessionWizardView):
                 messages.error(self.request, _("An automation can have at most %(max)d actions.") % {"max": MAX_ACTIONS})
             else:
                 rows.append({"kind": argument})
-        elif verb in ("remove", "up", "down") and argument.isdigit() and int(argument) < len(rows):
-            index = int(argument)
-            if verb == "remove":
-                rows.pop(index)
-            elif verb == "up" and index > 0:
-                rows[index - 1], rows[index] = rows[index], rows[index - 1]
-            elif verb == "down" and index + 1 < len(rows):
-                rows[index + 1], rows[index] = rows[index], rows[index + 1]
+        else:
+            reorder(rows, verb, argument)
         self.storage.set_step_data("actions", actions_data(rows))
+
+    def change_steps(self, operation: str) -> None:
+        rows = schedule_rows(self.storage.get_step_data("schedule") or {})
+        verb, _sep, argument = operation.partition(":")
+        if verb == "add":
+            if len(rows) >= MAX_STEPS:
+                messages.error(self.request, _("A reminder schedule can have at most %(max)d steps.") % {"max": MAX_STEPS})
+            else:
+                rows.append({"timing": "after", "name": _("Reminder %(n)d") % {"n": len(rows) + 1}})
+        else:
+            reorder(rows, verb, argument)
+        self.storage.set_step_data("schedule", schedule_data(rows))
 
     def render_next_step(self, form, **kwargs: Any) -> HttpResponse:
         self.storage.current_step = self.steps.next
@@ -328,13 +439,19 @@ class AutomationWizard(SessionWizardView):
 
     def done(self, form_list, form_dict, **kwargs: Any) -> HttpResponse:
         activate = form_dict["review"].cleaned_data["activate"] == ReviewForm.ACTIVATE
-        fields = {
+        include_backlog = form_dict["review"].cleaned_data.get("backlog") == ReviewForm.BACKLOG
+        fields: dict[str, Any] = {
             "name": form_dict["name"].cleaned_data["name"],
             "trigger": form_dict["trigger"].cleaned_data["trigger"],
-            "frequency": form_dict["frequency"].cleaned_data["frequency"],
-            "actions": form_dict["actions"].action_dicts(),
             "is_active": activate,
         }
+        if "schedule" in form_dict:
+            fields["frequency"] = self.schedule_frequency()
+            fields["steps"] = form_dict["schedule"].step_dicts()
+            fields["conditions"] = form_dict["conditions"].condition_values()
+        else:
+            fields["frequency"] = form_dict["frequency"].cleaned_data["frequency"]
+            fields["actions"] = form_dict["actions"].action_dicts()
         user = self.request.user
         try:
             with transaction.atomic():
@@ -352,9 +469,16 @@ class AutomationWizard(SessionWizardView):
                         raise DomainError(_("This automation has been deleted meanwhile; nothing was saved."))
                     if automation.updated_at.isoformat() != self.extra.get("updated_at"):
                         raise StaleEdit
+                    if fields["trigger"] in SCHEDULE_TRIGGERS and activate and not automation.is_active:
+                        # Switched on now: the answer to "and the invoices already overdue?"
+                        fields["schedule_from"] = None if include_backlog else business_today()
+                    if automation.trigger in SCHEDULE_TRIGGERS and fields["trigger"] not in SCHEDULE_TRIGGERS:
+                        fields["steps"], fields["conditions"] = [], []
+                    elif automation.trigger not in SCHEDULE_TRIGGERS and fields["trigger"] in SCHEDULE_TRIGGERS:
+                        fields["actions"] = []
                     services.update_automation(automation=automation, by=user, **fields)
                 else:
-                    automation = services.create_automation(by=user, **fields)
+                    automation = services.create_automation(by=user, include_backlog=include_backlog, **fields)
                 done[self.wid] = automation.pk
                 self.request.session[SESSION_DONE] = dict(list(done.items())[-MAX_DONE:])
                 try:
@@ -371,6 +495,11 @@ class AutomationWizard(SessionWizardView):
         except DomainError as exc:
             return self.render_error("review", form_dict["review"], exc.message)
         return self.finish(automation.pk, activated=activate, created=not self.extra.get("automation_id"))
+
+    def schedule_frequency(self) -> str:
+        """A reminder schedule's frequency limit: not asked (its steps are the limit); an edited one keeps its own."""
+        stored = (self.storage.get_step_data("frequency") or {}).get("frequency-frequency")
+        return stored if stored in Frequency.values else Frequency.UNLIMITED
 
     def finish(self, pk: int, *, already: bool = False, activated: bool = False, created: bool = True) -> HttpResponse:
         self.request.session.pop(_session_key(self.wid), None)
@@ -394,11 +523,15 @@ class AutomationWizard(SessionWizardView):
     def render_service_errors(self, exc: services.AutomationInvalid, form_dict) -> HttpResponse:
         """Errors found while saving (e.g. a step deleted meanwhile), shown at their fields."""
         steps = [ERROR_STEP.get(field, "review") for field in exc.errors] + (["actions"] if exc.action_errors else [])
-        order = [step for step, _form in STEPS]
+        order = list(self.get_form_list())
+        steps = [step for step in steps if step in order]
         step = min(steps, key=order.index) if steps else "review"
         form = self.get_form(step=step, data=self.storage.get_step_data(step))
         form.is_valid()
-        if step == "actions":
+        if step == "schedule":
+            for messages_ in exc.errors.values():
+                form._non_form_errors.extend(messages_)
+        elif step == "actions":
             for field, messages_ in exc.errors.items():
                 if field == "actions":
                     form._non_form_errors.extend(messages_)
@@ -435,8 +568,9 @@ class AutomationWizard(SessionWizardView):
                 {"name": step, "title": STEP_TITLES[step], "number": index + 1, "current": step == current,
                  "reachable": step == current or self.storage.get_step_data(step) is not None
                  or index < self.steps.step0}
-                for index, (step, _form) in enumerate(STEPS)
+                for index, step in enumerate(self.get_form_list())
             ],
+            "is_schedule": is_schedule(self),
             "current_title": STEP_TITLES[current],
         })
         if current == "frequency":
@@ -449,9 +583,45 @@ class AutomationWizard(SessionWizardView):
                 "max_actions": MAX_ACTIONS,
                 "trigger_label": self._trigger_label(),
             })
+        if current == "schedule":
+            context.update({
+                "placeholders": list(placeholders.PLACEHOLDERS.items()),
+                "preview_invoices": list(invoice_choices_queryset()[:50]),
+                "max_steps": MAX_STEPS,
+            })
+        if current == "conditions":
+            context["known_tags"] = conditions.known_tags()[:50]
         if current == "review":
             context["summary"] = self.summary()
+            if is_schedule(self):
+                context.update(self.schedule_summary())
         return context
+
+    def schedule_summary(self) -> dict[str, Any]:
+        """The schedule and its conditions in words, and the backlog question's count."""
+        formset = self.get_form(step="schedule", data=self.storage.get_step_data("schedule"))
+        conditions_form = self.get_form(step="conditions", data=self.storage.get_step_data("conditions"))
+        steps_valid, conditions_valid = formset.is_valid(), conditions_form.is_valid()
+        schedule: list[dict[str, Any]] = []
+        first_days = None
+        if steps_valid:
+            step_dicts = formset.step_dicts()
+            first_days = step_dicts[0]["days"]
+            built = [ReminderStep(name=step["name"], days=step["days"], repeat_every_days=step["repeat_every_days"],
+                                  repeat_times=step["repeat_times"]) for step in step_dicts]
+            for line, step in zip(reminders.steps_summary(built), step_dicts):
+                schedule.append({"line": line, "actions": [
+                    {"label": ActionKind(action["kind"]).label, "icon": KIND_ICONS.get(action["kind"], "bi-lightning"),
+                     "lines": action_lines(action)} for action in step["actions"]]})
+        stored_conditions = conditions_form.condition_values() if conditions_valid else []
+        editing = self.editing
+        ask_backlog = steps_valid and conditions_valid and not (editing is not None and editing.is_active)
+        return {
+            "schedule": schedule, "steps_valid": steps_valid, "conditions_valid": conditions_valid,
+            "conditions_text": conditions.describe(stored_conditions) if conditions_valid else "",
+            "ask_backlog": ask_backlog,
+            "backlog_count": reminders.backlog_for(stored_conditions, first_days=first_days) if ask_backlog else 0,
+        }
 
     def _trigger_label(self) -> str:
         data = self.get_cleaned_data_for_step("trigger")
@@ -460,10 +630,13 @@ class AutomationWizard(SessionWizardView):
     def summary(self) -> dict[str, Any]:
         name = self.get_cleaned_data_for_step("name")
         trigger = self.get_cleaned_data_for_step("trigger")
-        frequency = self.get_cleaned_data_for_step("frequency")
-        formset = self.get_form(step="actions", data=self.storage.get_step_data("actions"))
+        plain = "actions" in self.get_form_list()
+        frequency = self.get_cleaned_data_for_step("frequency") if plain else None
         actions = []
-        actions_valid = formset.is_valid()
+        actions_valid = False
+        if plain:
+            formset = self.get_form(step="actions", data=self.storage.get_step_data("actions"))
+            actions_valid = formset.is_valid()
         if actions_valid:
             for form in formset.forms:
                 actions.append({"label": form.kind_label, "icon": form.kind_icon,
@@ -500,11 +673,11 @@ def action_lines(data: dict[str, Any]) -> list[tuple[str, str]]:
     if kind == ActionKind.MOVE_CARD:
         step = data.get("step")
         return [(_("Workflow"), step.workflow.name if step else ""), (_("Step"), step.name if step else "")]
-    return _webhook_lines(data)
-
-
-def _webhook_lines(data: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(_("Webhook URL"), data.get("webhook_url") or "")] if data.get("kind") == ActionKind.CALL_WEBHOOK else []
+    if kind == ActionKind.CHARGE_FEE:
+        return [(_("Fee"), formats.number_format(data.get("fee"), 2) if data.get("fee") is not None else "")]
+    if kind == ActionKind.CALL_WEBHOOK:
+        return [(_("Webhook URL"), data.get("webhook_url") or "")]
+    return []
 
 
 def action_summary(action: Action) -> list[tuple[str, str]]:
@@ -512,5 +685,13 @@ def action_summary(action: Action) -> list[tuple[str, str]]:
     for name in KIND_FIELDS.get(action.kind, ()):
         if name != "workflow":
             data[name] = getattr(action, name)
-    return action_lines(data)
+    if action.kind == ActionKind.CHARGE_FEE:
+        data["fee"] = action.fee
+    lines = action_lines(data)
+    if action.kind == ActionKind.SEND_EMAIL:
+        if action.subject_de:
+            lines.insert(1, (_("Subject (German)"), action.subject_de))
+        if action.digest:
+            lines.append((_("Sent as"), _("one email per customer listing all their open reminders of this level")))
+    return lines
 

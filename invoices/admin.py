@@ -16,6 +16,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin
+from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -27,7 +28,9 @@ from core.money import format_money
 
 from . import services
 from .forms import check_plan_start, currency_choices
-from .models import BaseRate, Contact, Invoice, InvoiceStatus, LineItem, Payment, RecurringPayment, RecurringStatus
+from .models import (
+    BaseRate, Contact, Invoice, InvoiceStatus, LineItem, Payment, RecurringPayment, RecurringStatus, Tag,
+)
 from .validators import validate_business_date
 
 def check_dates(form: forms.BaseForm, *names: str) -> None:
@@ -378,3 +381,19 @@ class BaseRateAdmin(admin.ModelAdmin):
     """The base rate table behind default interest: the owner adds the Bundesbank's new rate."""
 
     list_display = ("valid_from", "rate")
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    """Tags on contacts (reminder schedules can be for tagged contacts only, or leave them out):
+    made here, put on a contact on its admin page."""
+
+    list_display = ("name", "contact_count")
+    search_fields = ("name",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(contact_count=Count("contacts"))
+
+    @admin.display(description=_("contacts"), ordering="contact_count")
+    def contact_count(self, tag: Tag) -> int:
+        return tag.contact_count

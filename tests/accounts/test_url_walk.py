@@ -74,6 +74,10 @@ def world(db, django_capture_on_commit_callbacks):
     automation = automation_services.create_automation(
         name="Follow up", trigger="invoice_sent", frequency="unlimited",
         actions=[{"kind": "create_task", "title": "Call about {{ invoice.number }}"}], is_active=True)
+    # A reminder schedule too: it sorts first, so the admin walk opens its change page (steps inline).
+    automation_services.create_automation(
+        name="Dunning", trigger="invoice_due", frequency="unlimited", is_active=True,
+        steps=[{"name": "Friendly", "days": 3, "actions": [{"kind": "charge_fee", "fee": "5.00"}]}])
     contact = make_contact()
     with django_capture_on_commit_callbacks(execute=True):
         invoice = make_invoice(contact=contact, status="sent")  # runs the automation: a Run to retry
@@ -209,7 +213,7 @@ def test_a_team_member_may_look_at_automations_but_not_change_them(client, world
             assert response.status_code in (200, 302, 405), (name, url, response.status_code)
             allowed += 1
     assert snapshot() == before
-    assert Automation.objects.get().is_active
+    assert Automation.objects.get(name="Follow up").is_active
     SUMMARY["team member → 403 (automation changes)"] = forbidden
     SUMMARY["team member → allowed (GET)"] = allowed
 

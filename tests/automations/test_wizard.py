@@ -46,14 +46,14 @@ def test_a_custom_automation_starts_at_the_name_with_a_click_to_rename_title(cli
         assert title in page
 
 
-def test_the_trigger_step_lists_the_five_invoice_triggers_under_invoices(client, owner):
+def test_the_trigger_step_lists_the_invoice_triggers_and_the_reminder_schedule_under_invoices(client, owner):
     builder = Builder(client, CUSTOM)
     builder.next("name", {"name-name": "Reminder"})
     page = builder.get().content.decode()
     assert "Invoices" in page
-    for value, label in PLAIN_TRIGGERS:
+    for value, label in [*PLAIN_TRIGGERS, ("invoice_due", "Payment reminders (before and after the due date)")]:
         assert f'value="{value}"' in page and str(label) in page
-    assert page.count('type="radio"') == 5
+    assert page.count('type="radio"') == 6
 
 
 def test_the_frequency_step_explains_each_option(client, owner):

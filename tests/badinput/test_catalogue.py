@@ -1203,9 +1203,97 @@ OUTGOING_WEBHOOK_CASES = [
 ]
 
 
+# --- Reminder schedules: the builder's steps and conditions, an import, the services, a pause ----
+
+
+def schedule_builder(ctx) -> dict[str, Any]:
+    b = Builder(ctx.client, "/automations/new/custom/")
+    b.next("name", {"name-name": "Dunning"})
+    b.next("trigger", {"trigger-trigger": "invoice_due"})
+    return {"builder": b}
+
+
+def schedule_step(**fields: str):
+    step = {"name": "Friendly", "timing": "after", "days": "3", "subject": "Hi", "body": "Hello", **fields}
+
+    def act(ctx, o):
+        data = {"wizard-current_step": "schedule", "schedule-TOTAL_FORMS": "1", "schedule-INITIAL_FORMS": "0",
+                "schedule-MIN_NUM_FORMS": "0", "schedule-MAX_NUM_FORMS": "10",
+                **{f"schedule-0-{key}": value for key, value in step.items()}}
+        return ctx.client.post(o["builder"].url, data)
+    return act
+
+
+def schedule_conditions(**fields: str):
+    def act(ctx, o):
+        o["builder"].next("schedule", {
+            "schedule-TOTAL_FORMS": "1", "schedule-INITIAL_FORMS": "0", "schedule-MIN_NUM_FORMS": "0",
+            "schedule-MAX_NUM_FORMS": "10", "schedule-0-name": "Friendly", "schedule-0-timing": "after",
+            "schedule-0-days": "3", "schedule-0-subject": "Hi", "schedule-0-body": "Hello"})
+        return ctx.client.post(o["builder"].url, {"wizard-current_step": "conditions",
+                                                  **{f"conditions-{k}": v for k, v in fields.items()}})
+    return act
+
+
+SCHEDULE = {"name": "Dunning", "trigger": "invoice_due", "frequency": "unlimited", "is_active": False,
+            "steps": [{"name": "Friendly", "days": 3, "actions": [{"kind": "create_task", "title": "Call"}]}]}
+
+
+def schedule_doc(step: dict[str, Any] | None = None, **fields: Any) -> str:
+    return doc(SCHEDULE | {"steps": [SCHEDULE["steps"][0] | (step or {})]} | fields)
+
+
+def pause_invoice(**data: str):
+    def act(ctx, o):
+        return ctx.post(f"/automations/invoices/{o['invoice'].pk}/reminders/pause/", data)
+    return act
+
+
+REMINDER_CASES = [
+    Case("schedule-days-negative", "template", "−2 days after the due date in the builder",
+         schedule_step(days="-2"), "Give the days as 0 or more", "schedule-0-days", schedule_builder),
+    Case("schedule-days-too-many-before", "template", "400 days before the due date in the builder",
+         schedule_step(timing="before", days="400"), "greater than or equal to -365", "schedule-0-days",
+         schedule_builder),
+    Case("schedule-days-text", "template", "“three” days in the builder", schedule_step(days="three"),
+         "Enter a whole number.", "schedule-0-days", schedule_builder),
+    Case("schedule-repeat-zero-times", "template", "repeat at most 0 times (K=0) in the builder",
+         schedule_step(repeat="on", repeat_every_days="7", repeat_times="0"), "greater than or equal to 1",
+         "schedule-0-repeat_times", schedule_builder),
+    Case("schedule-fee-negative", "template", "a reminder fee of −5 in the builder", schedule_step(fee="-5"),
+         "greater than or equal to 0.01", "schedule-0-fee", schedule_builder),
+    Case("schedule-step-empty", "template", "a step without email, task, fee or interest in the builder",
+         schedule_step(subject="", body=""), "Give this step something to do", "schedule-0-__all__", schedule_builder),
+    Case("schedule-currency-unknown", "template", "currency “EURO” as a condition in the builder",
+         schedule_conditions(currency="EURO"), "Give currencies as ISO codes", "conditions-currency", schedule_builder),
+    Case("import-schedule-days-text", "import", "a step with days “three” in a file", upload(schedule_doc({"days": "three"})),
+         "give the days from the due date as a whole number"),
+    Case("import-schedule-repeat-zero", "import", "a step repeating at most 0 times in a file",
+         upload(schedule_doc({"repeat_every_days": 7, "repeat_times": 0})), "greater than or equal to 1"),
+    Case("import-schedule-fee-negative", "import", "a reminder fee of −5 in a file",
+         upload(schedule_doc({"actions": [{"kind": "charge_fee", "fee": "-5"}]})), "greater than or equal to 0.01"),
+    Case("import-schedule-unknown-condition", "import", "an unknown condition “colour” in a file",
+         upload(schedule_doc(conditions=[{"field": "colour", "value": "red"}])), "“colour” is not a condition"),
+    Case("service-schedule-fee-negative", "service", "create_automation with a reminder fee of −5",
+         lambda ctx, o: make_automation(trigger="invoice_due", actions=[], steps=[
+             {"name": "Friendly", "days": 3, "actions": [{"kind": "charge_fee", "fee": "-5"}]}]),
+         "greater than or equal to 0.01"),
+    Case("service-schedule-unknown-condition", "service", "create_automation with an unknown condition",
+         lambda ctx, o: make_automation(trigger="invoice_due", actions=[], steps=SCHEDULE["steps"],
+                                        conditions=[{"field": "colour", "value": "red"}]),
+         "“colour” is not a condition", "conditions"),
+    Case("pause-no-reason", "http", "pausing reminders without a reason", pause_invoice(reason=" "),
+         "Say why the reminders are paused", setup=sent_invoice),
+    Case("pause-until-past", "http", "pausing reminders until yesterday",
+         pause_invoice(reason="Dispute", until=(TODAY - dt.timedelta(days=1)).isoformat()),
+         "The pause cannot end in the past.", setup=sent_invoice),
+]
+
+
 CATALOGUE = (FORM_CASES + INVOICE_EMAIL_CASES + TASK_AND_BOARD_CASES + SIZE_CASES + TEMPLATE_CASES + ADMIN_CASES
              + SERVICE_CASES + STATE_CASES + IMPORT_CASES + SKIP_CASES + EMAIL_CASES + WEBHOOK_CASES + PEOPLE_CASES
-             + DOOR_CASES + LOGIN_CASES + BANK_CASES + DOCUMENT_CASES + BUSINESS_CASES + OUTGOING_WEBHOOK_CASES)
+             + DOOR_CASES + LOGIN_CASES + BANK_CASES + DOCUMENT_CASES + BUSINESS_CASES + OUTGOING_WEBHOOK_CASES
+             + REMINDER_CASES)
 
 
 @pytest.mark.parametrize("case", CATALOGUE, ids=str)

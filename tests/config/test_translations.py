@@ -200,11 +200,16 @@ THIRD_PERSON_SIE = {
 }
 
 
+def template_actions(built: dict) -> list[dict]:
+    """A template's actions, a reminder schedule's (its steps') included."""
+    return [*built.get("actions", []), *(action for step in built.get("steps", []) for action in step["actions"])]
+
+
 def customer_email_texts(language: str) -> list[str]:
     """Subject and body of every ready-made email and of the invoice's standard email, in
     `language` (these go to customers)."""
     with translation.override(language):
-        return [action[key] for template in TEMPLATES.values() for action in template.build()["actions"]
+        return [action[key] for template in TEMPLATES.values() for action in template_actions(template.build())
                 if action["kind"] == "send_email" for key in ("subject", "body")] + [
             str(text) for text in STANDARD_TEXTS]
 
@@ -225,10 +230,13 @@ def test_the_ready_made_customer_emails_stay_formal_in_german(db):
     by_template = {}
     with translation.override("de"):
         for slug, template in TEMPLATES.items():
-            emails = [a for a in template.build()["actions"] if a["kind"] == "send_email"]
+            emails = [a for a in template_actions(template.build()) if a["kind"] == "send_email"]
             if emails:
-                by_template[slug] = " ".join(a["subject"] + "\n" + a["body"] for a in emails)
-    assert set(by_template) == {"overdue-reminder", "thank-you", "welcome-recurring"}
+                # A reminder schedule's emails have their German text apart (whatever the UI's language).
+                by_template[slug] = " ".join(a.get("subject_de", a["subject"]) + "\n" + a.get("body_de", a["body"])
+                                             for a in emails)
+    assert set(by_template) == {"overdue-reminder", "thank-you", "welcome-recurring", "friendly-reminder",
+                                "mahnwesen", "due-in-3-days"}
     for slug, text in by_template.items():
         assert FORMAL.search(text), f"{slug}: a customer is addressed with Sie/Ihr: {text!r}"
         assert not INFORMAL.search(text), f"{slug}: a customer must not be addressed with du: {text!r}"
@@ -339,8 +347,8 @@ def test_the_german_template_texts_use_only_valid_placeholders(db):
     with translation.override("de"):
         for template in TEMPLATES.values():
             built = template.build()
-            texts = [text for action in built["actions"] for key, text in action.items()
-                     if key in ("subject", "body", "title", "description") and text]
+            texts = [text for action in template_actions(built) for key, text in action.items()
+                     if key in ("subject", "body", "subject_de", "body_de", "title", "description") and text]
             placeholders.check_all(texts)
             assert built["name"] == str(template.title)
     with translation.override("de"):
