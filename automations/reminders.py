@@ -166,10 +166,10 @@ def _fire(automation: Automation, step: ReminderStep, invoices: QuerySet[Invoice
                 f"WITH due AS MATERIALIZED ({select}), fired AS ({insert} RETURNING invoice_id, repeat) "
                 f"INSERT INTO {state} (automation_id, invoice_id, due_date, position, repeats, fired_at) "
                 f"SELECT %s, f.invoice_id, d.ev_due, %s, f.repeat, %s FROM fired f JOIN due d "
-                f"ON d.ev_invoice = f.invoice_id {progress} RETURNING 1",
+                f"ON d.ev_invoice = f.invoice_id {progress}",
                 [*params, automation.pk, step.position, adapt(now)],
             )
-            count = len(cursor.fetchall())
+            count = cursor.rowcount  # the progress rows written: one per new event (no rows fetched)
         else:
             # SQLite cannot feed RETURNING into an INSERT (and runs one writer at a time).
             cursor.execute(f"WITH due AS ({select}) {insert} RETURNING invoice_id, repeat", params)
