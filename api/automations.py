@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Prefetch
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router
+from ninja import Status, Field, Query, Router
 
 from automations import portable, services
 from automations.models import Automation, Run, RunAction, RunStatus
@@ -71,7 +71,7 @@ def import_automations(request: HttpRequest, payload: ImportIn):
         saved = portable.import_automations(payload.automations, replace=payload.replace, by=request.user)
     except portable.ImportInvalid as exc:
         raise ApiError(400, exc.message, errors={"automations": exc.problems}) from None
-    return 201, _with_definitions(saved)
+    return Status(201, _with_definitions(saved))
 
 
 @router.get("/automations/{int:pk}", response={200: AutomationOut, **ERRORS}, url_name="automation_detail")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Query, Router, Schema, Field
+from ninja import Status, Query, Router, Schema, Field
 
 from invoices import services
 from invoices.models import Contact
@@ -50,7 +50,7 @@ def get_contact(request: HttpRequest, pk: int):
 @router.post("/contacts", response={201: ContactOut, **ERRORS}, url_name="contact_create")
 def create_contact(request: HttpRequest, payload: ContactIn):
     require(request, "invoices.add_contact")
-    return 201, services.create_contact(**payload.dict())
+    return Status(201, services.create_contact(**payload.dict()))
 
 
 @router.patch("/contacts/{int:pk}", response={200: ContactOut, **ERRORS}, url_name="contact_update")
@@ -68,7 +68,7 @@ def update_contact(request: HttpRequest, pk: int, payload: ContactPatch):
 def delete_contact(request: HttpRequest, pk: int):
     require(request, "invoices.delete_contact")
     services.delete_contact(contact=_contact(pk))
-    return 204, None
+    return Status(204, None)
 
 
 __all__ = ["router", "Schema"]

@@ -8,7 +8,7 @@ import datetime as dt
 from django.db.models import Prefetch
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router
+from ninja import Status, Field, Query, Router
 
 from documents import views as documents
 from invoices import services
@@ -104,7 +104,7 @@ def create_invoice(request: HttpRequest, payload: InvoiceIn):
     data = payload.dict(exclude={"contact_id", "items"})
     invoice = services.create_invoice(contact=contact, items=[item.dict() for item in payload.items],
                                       by=request.user, **data)
-    return 201, _fresh(invoice)
+    return Status(201, _fresh(invoice))
 
 
 @router.post("/invoices/{int:pk}/send", response={200: InvoiceOut, **ERRORS}, url_name="invoice_send")
@@ -142,7 +142,7 @@ def record_payment(request: HttpRequest, pk: int, payload: PaymentIn):
     invoice = _invoice(pk)
     payment = services.record_payment(invoice=invoice, amount=payload.amount, date=payload.date,
                                       method=payload.method, reference=payload.reference, by=request.user)
-    return 201, payment_out(payment)
+    return Status(201, payment_out(payment))
 
 
 class PaymentFilters(Paging):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router
+from ninja import Status, Field, Query, Router
 
 from invoices import services
 from invoices.models import Contact, RecurringPayment, RecurringStatus
@@ -57,7 +57,7 @@ def create_recurring(request: HttpRequest, payload: RecurringIn):
     contact = get_or_404(Contact.objects.all(), payload.contact_id,
                          _("There is no contact %(id)s.") % {"id": payload.contact_id})
     plan = services.create_recurring(contact=contact, by=request.user, **payload.dict(exclude={"contact_id"}))
-    return 201, recurring_out(_plan(plan.pk))
+    return Status(201, recurring_out(_plan(plan.pk)))
 
 
 @router.post("/recurring-payments/{int:pk}/start", response={200: RecurringOut, **ERRORS}, url_name="recurring_start")

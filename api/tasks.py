@@ -7,7 +7,7 @@ import datetime as dt
 from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router
+from ninja import Status, Field, Query, Router
 
 from invoices.models import Contact, Invoice
 from tasks import services
@@ -80,7 +80,7 @@ def create_task(request: HttpRequest, payload: TaskIn):
                              _("There is no invoice %(id)s.") % {"id": payload.invoice_id})
     task = services.create_task(title=payload.title, description=payload.description, due_date=payload.due_date,
                                 assignee=assignee, contact=contact, invoice=invoice, by=request.user)
-    return 201, task_out(_task(task.pk))
+    return Status(201, task_out(_task(task.pk)))
 
 
 @router.post("/tasks/{int:pk}/complete", response={200: TaskOut, **ERRORS}, url_name="task_complete")
