@@ -46,7 +46,8 @@ class InvoiceFilters(Paging):
 
 def invoices_with_items():
     return Invoice.objects.select_related("contact").prefetch_related(
-        Prefetch("items", queryset=LineItem.objects.order_by("position", "pk")))
+        # A plain list (to_attr): reading a prefetched manager clones its query for every invoice.
+        Prefetch("items", queryset=LineItem.objects.order_by("position", "pk"), to_attr="lines"))
 
 
 def _invoice(pk: int) -> Invoice:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from django.urls import reverse
 from ninja import Field, Schema
 
 from automations.triggers import Frequency, Trigger
@@ -109,6 +108,10 @@ class InvoiceOut(Schema):
     items: list[LineItemOut]
 
 
+# Where the API lives (config/urls.py); the PDF link is built from it without a reverse() per invoice.
+API_ROOT = "/api/v1/"
+
+
 def invoice_out(invoice: Any) -> dict[str, Any]:
     return {
         **{name: getattr(invoice, name) for name in (
@@ -118,11 +121,11 @@ def invoice_out(invoice: Any) -> dict[str, Any]:
         "contact_name": invoice.contact.name,
         "subtotal": money(invoice.subtotal), "tax_total": money(invoice.tax_total), "total": money(invoice.total),
         "amount_paid": money(invoice.amount_paid), "balance": money(invoice.balance),
-        "pdf_url": reverse("api-1:invoice_pdf", args=[invoice.pk]),
+        "pdf_url": f"{API_ROOT}invoices/{invoice.pk}/pdf",
         "items": [{"position": item.position, "description": item.description,
                    "quantity": f"{item.quantity.normalize():f}", "unit_price": money(item.unit_price),
                    "tax_rate": f"{item.tax_rate.normalize():f}", "net_amount": money(item.net_amount)}
-                  for item in invoice.items.all()],
+                  for item in getattr(invoice, "lines", None) or invoice.items.all()],
     }
 
 
