@@ -77,7 +77,7 @@ def list_invoices(request: HttpRequest, filters: Query[InvoiceFilters]):
     invoices = date_range(invoices, "issue_date", filters.issue_date_from, filters.issue_date_to)
     invoices = date_range(invoices, "due_date", filters.due_date_from, filters.due_date_to)
     return page(invoices, limit=filters.limit, offset=filters.offset, ordering=filters.ordering,
-                orderings=("issue_date", "due_date", "number", "total", "created_at"),
+                orderings=("issue_date", "due_date", "number"), tiebreak="number",
                 default=("-issue_date", "-number"), serialize=lambda rows: [invoice_out(i) for i in rows])
 
 
@@ -169,7 +169,7 @@ def list_payments(request: HttpRequest, filters: Query[PaymentFilters]):
         payments = payments.filter(method=filters.method)
     payments = date_range(payments, "date", filters.date_from, filters.date_to)
     return page(payments, limit=filters.limit, offset=filters.offset, ordering=filters.ordering,
-                orderings=("date", "amount", "created_at"), default=("-date", "-pk"),
+                orderings=("date",), default=("-date", "-pk"),
                 serialize=lambda rows: [payment_out(p) for p in rows])
 
 

@@ -27,15 +27,17 @@ class Page(Schema, Generic[T]):
 
 
 def page(queryset: QuerySet, *, limit: int, offset: int, ordering: str | None, orderings: Sequence[str],
-         default: Sequence[str], serialize: Callable[[list[Any]], list[Any]] | None = None) -> dict[str, Any]:
-    """The page of `queryset` asked for. `orderings` are the fields it may be ordered by; the primary
-    key always comes last, so that pages never overlap or skip a row."""
+         default: Sequence[str], serialize: Callable[[list[Any]], list[Any]] | None = None,
+         tiebreak: str = "pk") -> dict[str, Any]:
+    """The page of `queryset` asked for. `orderings` are the fields it may be ordered by (each read
+    through an index); `tiebreak`, a unique field, always comes last, so that pages never overlap or
+    skip a row."""
     if ordering:
         if ordering.lstrip("-") not in orderings:
             raise ApiError(422, _("The request is not valid; nothing was changed."), errors={"ordering": [
                 _("Order by one of: %(fields)s (a leading “-” for descending).") % {"fields": ", ".join(orderings)}]})
         descending = ordering.startswith("-")
-        order = [ordering, "-pk" if descending else "pk"]
+        order = [ordering, f"-{tiebreak}" if descending else tiebreak]
     else:
         order = list(default)
     count = queryset.count()

@@ -94,7 +94,7 @@ def test_an_invoice_is_drafted_sent_and_paid(api, django_capture_on_commit_callb
     assert rest.status_code == 201
     invoice = api.get(f"/api/v1/invoices/{pk}").json()
     assert invoice["status"] == "paid" and invoice["balance"] == "0.00"
-    payments = api.get(f"/api/v1/payments?invoice_id={pk}&ordering=amount").json()
+    payments = api.get(f"/api/v1/payments?invoice_id={pk}&ordering=date").json()
     assert [p["amount"] for p in payments["results"]] == ["19.00", "100.00"]
 
 
