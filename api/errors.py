@@ -58,28 +58,28 @@ def _field_of(loc: list[Any]) -> str:
 def install(api: NinjaAPI) -> None:
     """Our answers for every error the API can meet."""
 
-    def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    def on_domain_error(request: HttpRequest, exc: Any) -> HttpResponse:
         return respond(api, request, 400, exc.message, {exc.field or NON_FIELD_ERRORS: [exc.message]})
 
-    def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+    def on_api_error(request: HttpRequest, exc: Any) -> HttpResponse:
         return respond(api, request, exc.status, exc.detail, exc.errors, exc.headers)
 
-    def on_validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    def on_validation(request: HttpRequest, exc: Any) -> HttpResponse:
         errors: dict[str, list[str]] = {}
         for error in exc.errors:
             errors.setdefault(_field_of(list(error.get("loc", []))), []).append(str(error.get("msg", "")))
         return respond(api, request, 422, _("The request is not valid; nothing was changed."), errors)
 
-    def on_auth(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    def on_auth(request: HttpRequest, exc: Any) -> HttpResponse:
         response = respond(api, request, 401, _("An API token is needed: send “Authorization: Bearer <token>” "
                                                   "with an active token (created under API tokens)."))
         response["WWW-Authenticate"] = "Bearer"
         return response
 
-    def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    def on_http_error(request: HttpRequest, exc: Any) -> HttpResponse:
         return respond(api, request, exc.status_code, str(exc))
 
-    def on_404(request: HttpRequest, exc: Http404) -> HttpResponse:
+    def on_404(request: HttpRequest, exc: Any) -> HttpResponse:
         return respond(api, request, 404, _("There is nothing here."))
 
     api.add_exception_handler(DomainError, on_domain_error)

@@ -86,9 +86,10 @@ class IdempotencyMiddleware:
                 row = IdempotencyKey.objects.create(token=token, key=key, request_hash=fingerprint, created_at=now,
                                                     started_at=now)
         except IntegrityError:
-            row = IdempotencyKey.objects.filter(token=token, key=key).first()
-            if row is None:  # deleted (expired) in between: a fresh start next time
+            found = IdempotencyKey.objects.filter(token=token, key=key).first()
+            if found is None:  # deleted (expired) in between: a fresh start next time
                 return _error(409, _("A request with this Idempotency-Key is being processed; try again shortly."))
+            row = found
             if row.request_hash != fingerprint:
                 return _error(422, _("This Idempotency-Key was used for a different request (another path or "
                                      "body); use a new key for a new request."))

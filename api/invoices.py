@@ -141,7 +141,7 @@ def record_payment(request: HttpRequest, pk: int, payload: PaymentIn):
     """Record a (partial) payment of a sent or overdue invoice; the one that covers it makes it paid."""
     require(request, "invoices.add_payment")
     invoice = _invoice(pk)
-    payment = services.record_payment(invoice=invoice, amount=payload.amount, date=payload.date,
+    payment = services.record_payment(invoice=invoice, amount=str(payload.amount), date=payload.date,
                                       method=payload.method, reference=payload.reference, by=request.user)
     return Status(201, payment_out(payment))
 
