@@ -88,7 +88,7 @@ def get_invoice(request: HttpRequest, pk: int):
 
 
 @router.get("/invoices/{int:pk}/pdf", response={200: None, **ERRORS}, url_name="invoice_pdf",
-            openapi_extra={"responses": {"200": {"description": "The PDF (PDF/A-3 with the e-invoice inside).",
+            openapi_extra={"responses": {200: {"description": "The PDF (PDF/A-3 with the e-invoice inside).",
                                                  "content": {"application/pdf": {}}}}})
 def invoice_pdf(request: HttpRequest, pk: int):
     require(request, "invoices.view_invoice")
