@@ -23,6 +23,13 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 class TokenAuth(HttpBearer):
+    """The token, and the permission ("app.codename") the operation needs, as the page of the same
+    change asks for it: checked before the request's body is even read."""
+
+    def __init__(self, perm: str | None = None) -> None:
+        super().__init__()
+        self.perm = perm
+
     def authenticate(self, request: HttpRequest, token: str) -> ApiToken | None:
         found = accounts.token_for(token.strip())
         if found is None:
@@ -33,6 +40,8 @@ class TokenAuth(HttpBearer):
         check_rate(found)
         accounts.note_token_use(token=found)
         request.user = found.user
+        if self.perm:
+            require(request, self.perm)
         return found
 
 

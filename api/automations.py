@@ -15,7 +15,7 @@ from automations import portable, services
 from automations.models import Automation, Run, RunAction, RunStatus
 from automations.triggers import Trigger
 
-from .auth import require
+from .auth import TokenAuth
 from .errors import ApiError
 from .listing import Page, Paging, date_range, get_or_404, page
 from .schemas import AutomationOut, ErrorOut, ImportIn, RunOut, SwitchIn, run_out
@@ -41,9 +41,8 @@ def _automation(pk: int) -> Automation:
     return get_or_404(Automation.objects.all(), pk, _("There is no automation %(id)s.") % {"id": pk})
 
 
-@router.get("/automations", response={200: Page[AutomationOut], **ERRORS}, url_name="automation_list")
+@router.get("/automations", response={200: Page[AutomationOut], **ERRORS}, url_name="automation_list", auth=TokenAuth("automations.view_automation"))
 def list_automations(request: HttpRequest, filters: Query[AutomationFilters]):
-    require(request, "automations.view_automation")
     automations = Automation.objects.all()
     if filters.trigger:
         if filters.trigger not in Trigger.values:
@@ -56,17 +55,15 @@ def list_automations(request: HttpRequest, filters: Query[AutomationFilters]):
                 orderings=("name", "created_at", "updated_at"), default=("name", "pk"), serialize=_with_definitions)
 
 
-@router.get("/automations/export", response={200: list[dict[str, Any]], **ERRORS}, url_name="automation_export")
+@router.get("/automations/export", response={200: list[dict[str, Any]], **ERRORS}, url_name="automation_export", auth=TokenAuth("automations.view_automation"))
 def export_automations(request: HttpRequest):
     """All automations in the JSON format of the Export button (and of `manage.py export_automations`)."""
-    require(request, "automations.view_automation")
     return portable.export_automations()
 
 
-@router.post("/automations/import", response={201: list[AutomationOut], **ERRORS}, url_name="automation_import")
+@router.post("/automations/import", response={201: list[AutomationOut], **ERRORS}, url_name="automation_import", auth=TokenAuth("automations.add_automation"))
 def import_automations(request: HttpRequest, payload: ImportIn):
     """Import automations in the export format: all saved, or none and every problem listed."""
-    require(request, "automations.add_automation")
     try:
         saved = portable.import_automations(payload.automations, replace=payload.replace, by=request.user)
     except portable.ImportInvalid as exc:
@@ -74,16 +71,14 @@ def import_automations(request: HttpRequest, payload: ImportIn):
     return Status(201, _with_definitions(saved))
 
 
-@router.get("/automations/{int:pk}", response={200: AutomationOut, **ERRORS}, url_name="automation_detail")
+@router.get("/automations/{int:pk}", response={200: AutomationOut, **ERRORS}, url_name="automation_detail", auth=TokenAuth("automations.view_automation"))
 def get_automation(request: HttpRequest, pk: int):
-    require(request, "automations.view_automation")
     return _with_definitions([_automation(pk)])[0]
 
 
-@router.post("/automations/{int:pk}/switch", response={200: AutomationOut, **ERRORS}, url_name="automation_switch")
+@router.post("/automations/{int:pk}/switch", response={200: AutomationOut, **ERRORS}, url_name="automation_switch", auth=TokenAuth("automations.change_automation"))
 def switch_automation(request: HttpRequest, pk: int, payload: SwitchIn):
     """Switch an automation on or off (switching it to the state it is in is refused)."""
-    require(request, "automations.change_automation")
     automation = _automation(pk)
     services.set_automation_active(automation=automation, active=payload.active,
                                    include_backlog=payload.include_backlog, by=request.user)
@@ -104,9 +99,8 @@ def _runs():
         Prefetch("results", queryset=RunAction.objects.order_by("position")))
 
 
-@router.get("/runs", response={200: Page[RunOut], **ERRORS}, url_name="run_list", tags=["Runs"])
+@router.get("/runs", response={200: Page[RunOut], **ERRORS}, url_name="run_list", tags=["Runs"], auth=TokenAuth("automations.view_run"))
 def list_runs(request: HttpRequest, filters: Query[RunFilters]):
-    require(request, "automations.view_run")
     runs = _runs()
     if filters.automation_id:
         runs = runs.filter(automation_id=filters.automation_id)
@@ -125,7 +119,6 @@ def list_runs(request: HttpRequest, filters: Query[RunFilters]):
                 serialize=lambda rows: [run_out(r) for r in rows])
 
 
-@router.get("/runs/{int:pk}", response={200: RunOut, **ERRORS}, url_name="run_detail", tags=["Runs"])
+@router.get("/runs/{int:pk}", response={200: RunOut, **ERRORS}, url_name="run_detail", tags=["Runs"], auth=TokenAuth("automations.view_run"))
 def get_run(request: HttpRequest, pk: int):
-    require(request, "automations.view_run")
     return run_out(get_or_404(_runs(), pk, _("There is no run %(id)s.") % {"id": pk}))

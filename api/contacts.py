@@ -10,7 +10,7 @@ from ninja import Status, Query, Router, Schema, Field
 from invoices import services
 from invoices.models import Contact
 
-from .auth import require
+from .auth import TokenAuth
 from .errors import ApiError
 from .listing import Page, Paging, get_or_404, page
 from .schemas import ContactIn, ContactOut, ContactPatch, ErrorOut
@@ -28,9 +28,8 @@ def _contact(pk: int) -> Contact:
     return get_or_404(Contact.objects.all(), pk, _("There is no contact %(id)s.") % {"id": pk})
 
 
-@router.get("/contacts", response={200: Page[ContactOut], **ERRORS}, url_name="contact_list")
+@router.get("/contacts", response={200: Page[ContactOut], **ERRORS}, url_name="contact_list", auth=TokenAuth("invoices.view_contact"))
 def list_contacts(request: HttpRequest, filters: Query[ContactFilters]):
-    require(request, "invoices.view_contact")
     contacts = Contact.objects.all()
     for word in (filters.q or "").split()[:5]:
         contacts = contacts.filter(Q(name__icontains=word) | Q(email__icontains=word) | Q(company__icontains=word)
@@ -41,21 +40,18 @@ def list_contacts(request: HttpRequest, filters: Query[ContactFilters]):
                 orderings=("name", "created_at", "id"), default=("name", "pk"))
 
 
-@router.get("/contacts/{int:pk}", response={200: ContactOut, **ERRORS}, url_name="contact_detail")
+@router.get("/contacts/{int:pk}", response={200: ContactOut, **ERRORS}, url_name="contact_detail", auth=TokenAuth("invoices.view_contact"))
 def get_contact(request: HttpRequest, pk: int):
-    require(request, "invoices.view_contact")
     return _contact(pk)
 
 
-@router.post("/contacts", response={201: ContactOut, **ERRORS}, url_name="contact_create")
+@router.post("/contacts", response={201: ContactOut, **ERRORS}, url_name="contact_create", auth=TokenAuth("invoices.add_contact"))
 def create_contact(request: HttpRequest, payload: ContactIn):
-    require(request, "invoices.add_contact")
     return Status(201, services.create_contact(**payload.dict()))
 
 
-@router.patch("/contacts/{int:pk}", response={200: ContactOut, **ERRORS}, url_name="contact_update")
+@router.patch("/contacts/{int:pk}", response={200: ContactOut, **ERRORS}, url_name="contact_update", auth=TokenAuth("invoices.change_contact"))
 def update_contact(request: HttpRequest, pk: int, payload: ContactPatch):
-    require(request, "invoices.change_contact")
     contact = _contact(pk)
     changes = payload.dict(exclude_unset=True)
     if any(value is None for value in changes.values()):
@@ -64,9 +60,8 @@ def update_contact(request: HttpRequest, pk: int, payload: ContactPatch):
     return services.update_contact(contact=contact, **changes)
 
 
-@router.delete("/contacts/{int:pk}", response={204: None, **ERRORS}, url_name="contact_delete")
+@router.delete("/contacts/{int:pk}", response={204: None, **ERRORS}, url_name="contact_delete", auth=TokenAuth("invoices.delete_contact"))
 def delete_contact(request: HttpRequest, pk: int):
-    require(request, "invoices.delete_contact")
     services.delete_contact(contact=_contact(pk))
     return Status(204, None)
 

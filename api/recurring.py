@@ -9,7 +9,7 @@ from ninja import Status, Field, Query, Router
 from invoices import services
 from invoices.models import Contact, RecurringPayment, RecurringStatus
 
-from .auth import require
+from .auth import TokenAuth
 from .errors import ApiError
 from .listing import Page, Paging, get_or_404, page
 from .schemas import ErrorOut, RecurringIn, RecurringOut, recurring_out
@@ -28,9 +28,8 @@ def _plan(pk: int) -> RecurringPayment:
                       _("There is no recurring payment %(id)s.") % {"id": pk})
 
 
-@router.get("/recurring-payments", response={200: Page[RecurringOut], **ERRORS}, url_name="recurring_list")
+@router.get("/recurring-payments", response={200: Page[RecurringOut], **ERRORS}, url_name="recurring_list", auth=TokenAuth("invoices.view_recurringpayment"))
 def list_recurring(request: HttpRequest, filters: Query[RecurringFilters]):
-    require(request, "invoices.view_recurringpayment")
     plans = RecurringPayment.objects.select_related("contact")
     if filters.status:
         if filters.status not in RecurringStatus.values:
@@ -44,33 +43,29 @@ def list_recurring(request: HttpRequest, filters: Query[RecurringFilters]):
                 serialize=lambda rows: [recurring_out(p) for p in rows])
 
 
-@router.get("/recurring-payments/{int:pk}", response={200: RecurringOut, **ERRORS}, url_name="recurring_detail")
+@router.get("/recurring-payments/{int:pk}", response={200: RecurringOut, **ERRORS}, url_name="recurring_detail", auth=TokenAuth("invoices.view_recurringpayment"))
 def get_recurring(request: HttpRequest, pk: int):
-    require(request, "invoices.view_recurringpayment")
     return recurring_out(_plan(pk))
 
 
-@router.post("/recurring-payments", response={201: RecurringOut, **ERRORS}, url_name="recurring_create")
+@router.post("/recurring-payments", response={201: RecurringOut, **ERRORS}, url_name="recurring_create", auth=TokenAuth("invoices.add_recurringpayment"))
 def create_recurring(request: HttpRequest, payload: RecurringIn):
     """A new, scheduled recurring payment; start it to issue its first invoice."""
-    require(request, "invoices.add_recurringpayment")
     contact = get_or_404(Contact.objects.all(), payload.contact_id,
                          _("There is no contact %(id)s.") % {"id": payload.contact_id})
     plan = services.create_recurring(contact=contact, by=request.user, **payload.dict(exclude={"contact_id"}))
     return Status(201, recurring_out(_plan(plan.pk)))
 
 
-@router.post("/recurring-payments/{int:pk}/start", response={200: RecurringOut, **ERRORS}, url_name="recurring_start")
+@router.post("/recurring-payments/{int:pk}/start", response={200: RecurringOut, **ERRORS}, url_name="recurring_start", auth=TokenAuth("invoices.change_recurringpayment"))
 def start_recurring(request: HttpRequest, pk: int):
-    require(request, "invoices.change_recurringpayment")
     plan = _plan(pk)
     services.start_recurring(plan=plan, by=request.user)
     return recurring_out(_plan(pk))
 
 
-@router.post("/recurring-payments/{int:pk}/cancel", response={200: RecurringOut, **ERRORS}, url_name="recurring_cancel")
+@router.post("/recurring-payments/{int:pk}/cancel", response={200: RecurringOut, **ERRORS}, url_name="recurring_cancel", auth=TokenAuth("invoices.change_recurringpayment"))
 def cancel_recurring(request: HttpRequest, pk: int):
-    require(request, "invoices.change_recurringpayment")
     plan = _plan(pk)
     services.cancel_recurring(plan=plan, by=request.user)
     return recurring_out(_plan(pk))

@@ -13,7 +13,7 @@ from invoices.models import Contact, Invoice
 from tasks import services
 from tasks.models import Task, TaskStatus
 
-from .auth import require
+from .auth import TokenAuth
 from .errors import ApiError
 from .listing import Page, Paging, date_range, get_or_404, page
 from .schemas import ErrorOut, TaskIn, TaskOut, task_out
@@ -35,9 +35,8 @@ def _task(pk: int) -> Task:
     return get_or_404(Task.objects.select_related("assignee"), pk, _("There is no task %(id)s.") % {"id": pk})
 
 
-@router.get("/tasks", response={200: Page[TaskOut], **ERRORS}, url_name="task_list")
+@router.get("/tasks", response={200: Page[TaskOut], **ERRORS}, url_name="task_list", auth=TokenAuth("tasks.view_task"))
 def list_tasks(request: HttpRequest, filters: Query[TaskFilters]):
-    require(request, "tasks.view_task")
     tasks = Task.objects.select_related("assignee")
     if filters.status:
         if filters.status not in TaskStatus.values:
@@ -56,15 +55,13 @@ def list_tasks(request: HttpRequest, filters: Query[TaskFilters]):
                 serialize=lambda rows: [task_out(t) for t in rows])
 
 
-@router.get("/tasks/{int:pk}", response={200: TaskOut, **ERRORS}, url_name="task_detail")
+@router.get("/tasks/{int:pk}", response={200: TaskOut, **ERRORS}, url_name="task_detail", auth=TokenAuth("tasks.view_task"))
 def get_task(request: HttpRequest, pk: int):
-    require(request, "tasks.view_task")
     return task_out(_task(pk))
 
 
-@router.post("/tasks", response={201: TaskOut, **ERRORS}, url_name="task_create")
+@router.post("/tasks", response={201: TaskOut, **ERRORS}, url_name="task_create", auth=TokenAuth("tasks.add_task"))
 def create_task(request: HttpRequest, payload: TaskIn):
-    require(request, "tasks.add_task")
     assignee = None
     if payload.assignee:
         assignee = User.objects.filter(username=payload.assignee, is_active=True).first()
@@ -83,17 +80,15 @@ def create_task(request: HttpRequest, payload: TaskIn):
     return Status(201, task_out(_task(task.pk)))
 
 
-@router.post("/tasks/{int:pk}/complete", response={200: TaskOut, **ERRORS}, url_name="task_complete")
+@router.post("/tasks/{int:pk}/complete", response={200: TaskOut, **ERRORS}, url_name="task_complete", auth=TokenAuth("tasks.change_task"))
 def complete_task(request: HttpRequest, pk: int):
-    require(request, "tasks.change_task")
     task = _task(pk)
     services.complete_task(task=task, by=request.user)
     return task_out(_task(pk))
 
 
-@router.post("/tasks/{int:pk}/reopen", response={200: TaskOut, **ERRORS}, url_name="task_reopen")
+@router.post("/tasks/{int:pk}/reopen", response={200: TaskOut, **ERRORS}, url_name="task_reopen", auth=TokenAuth("tasks.change_task"))
 def reopen_task(request: HttpRequest, pk: int):
-    require(request, "tasks.change_task")
     task = _task(pk)
     services.reopen_task(task=task, by=request.user)
     return task_out(_task(pk))
