@@ -8,7 +8,9 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from schemathesis.config import SchemathesisConfig
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
 from accounts.services import create_api_token
@@ -37,7 +39,13 @@ def fuzz_world(db, settings):
     make_invoice(contact=contact)
     make_invoice(contact=contact, status="sent")
     make_plan(contact=contact)
-    return TOKEN["raw"]
+    # As Django's test client does: a request must not close the test's connection (inside the test's
+    # transaction, PostgreSQL's would count as unusable and be closed after each request).
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield TOKEN["raw"]
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @schema.parametrize()
