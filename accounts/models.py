@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -41,3 +42,47 @@ class FormSubmission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.token}"
+
+
+class ApiTokenScope(models.TextChoices):
+    READ = "read", _("Read")
+    READ_WRITE = "read_write", _("Read and write")
+
+
+class ApiToken(models.Model):
+    """A personal API token (Bearer) for the REST API (api/). Only its SHA-256 is stored: the token
+    itself is shown once, when it is made (accounts.services.create_api_token). It acts as its
+    person, with that person's role; `scope` read allows only reading."""
+
+    Scope = ApiTokenScope
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens",
+                             verbose_name=_("user"))
+    name = models.CharField(_("name"), max_length=100, help_text=_("What the token is for, e.g. “Zapier”."))
+    # The first characters of the token, shown in the list so that the person can tell tokens apart.
+    prefix = models.CharField(_("prefix"), max_length=16)
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True, editable=False)
+    scope = models.CharField(_("scope"), max_length=12, choices=ApiTokenScope.choices, default=ApiTokenScope.READ)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(scope__in=ApiTokenScope.values), name="api_token_scope_valid"),
+            models.CheckConstraint(condition=~Q(name=""), name="api_token_name_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == ApiTokenScope.READ_WRITE

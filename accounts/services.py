@@ -16,16 +16,21 @@ forms and confirmation pages; the saving functions ask it again under the lock.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import secrets
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from django.contrib.auth.models import Group, Permission, User
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.errors import DomainError
+from core.errors import DomainError, validate_value
 
+from .models import ApiToken, ApiTokenScope
 from .roles import OWNER
 
 OWNER_OF_THE_SITE = Q(is_active=True, is_staff=True) & (Q(is_superuser=True) | Q(groups__name=OWNER))
@@ -169,3 +174,69 @@ def delete_roles(*, groups: Iterable[Group]) -> int:
         for group in Group.objects.filter(pk__in=pks).order_by("pk"):
             group.delete()
     return len(pks)
+
+
+# --- Personal API tokens -------------------------------------------------------------------------
+
+# Every token starts with this, so that a leaked one is recognised (secret scanners, logs).
+TOKEN_PREFIX = "inv_"
+# The characters of a token shown in the list (the prefix and the first of its random part).
+SHOWN = 12
+MAX_TOKENS_PER_USER = 50
+
+
+def hash_token(token: str) -> str:
+    """The SHA-256 (hex) under which a token is stored and looked up. A token is 256 random bits, so
+    a fast hash is enough: nobody can guess one from its hash, whatever the speed."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def create_api_token(*, user: User, name: str, scope: str) -> tuple[ApiToken, str]:
+    """A new token of `user`: (the saved row, the token itself). The token is not stored and can
+    never be shown again; only its hash and its first characters are kept."""
+    name = " ".join(str(name or "").split())
+    if not name:
+        raise DomainError(_("Give the token a name, e.g. what it is for."), field="name")
+    validate_value(ApiToken, "name", name)
+    if scope not in ApiTokenScope.values:
+        raise DomainError(_("Choose what the token may do: read, or read and write."), field="scope")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        # Counted under a lock of the person's row, so two tabs cannot both pass the limit.
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        if ApiToken.objects.filter(user=user, revoked_at__isnull=True).count() >= MAX_TOKENS_PER_USER:
+            raise DomainError(_("You have %(count)d active tokens, the most one person may have. Revoke one you "
+                                "no longer use first.") % {"count": MAX_TOKENS_PER_USER})
+        row = ApiToken.objects.create(user=user, name=name, scope=scope, prefix=token[:SHOWN],
+                                      token_hash=hash_token(token))
+    return row, token
+
+
+def revoke_api_token(*, token: ApiToken, by: User | None = None, now: dt.datetime | None = None) -> ApiToken:
+    """Revoke a token: from now on it is refused. Revoking one that is revoked already is refused."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        changed = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
+        if changed != 1:
+            raise DomainError(_("The token “%(name)s” has already been revoked.") % {"name": token.name})
+    token.revoked_at = now
+    return token
+
+
+def token_for(raw: str) -> ApiToken | None:
+    """The active token `raw` is, with its active person; None for anything else."""
+    if not raw or len(raw) > 200 or not raw.startswith(TOKEN_PREFIX):
+        return None
+    return (ApiToken.objects.select_related("user")
+            .filter(token_hash=hash_token(raw), revoked_at__isnull=True, user__is_active=True).first())
+
+
+# How often the "last used" moment is written (not on every request: that would be a write per read).
+LAST_USED_EVERY = dt.timedelta(minutes=1)
+
+
+def note_token_use(*, token: ApiToken, now: dt.datetime | None = None) -> None:
+    now = now or timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_EVERY:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now

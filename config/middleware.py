@@ -6,9 +6,10 @@ from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
 from django.http import HttpRequest, HttpResponse
 
-# The admin has its own login page. Pages open to everyone say so with @login_not_required
-# (the language switch, the public invoice page, the ESP webhooks).
-EXEMPT_PREFIXES = ("/admin/",)
+# The admin has its own login page, and the REST API its own tokens (api.auth; its docs page asks
+# for a login itself). Pages open to everyone say so with @login_not_required (the language switch,
+# the public invoice page, the ESP webhooks).
+EXEMPT_PREFIXES = ("/admin/", "/api/")
 
 
 class LoginRequiredMiddleware(DjangoLoginRequired):

@@ -96,6 +96,9 @@ INSTALLED_APPS = [
     "accounts",
     "dashboard",
     "demo",
+    # The REST API (django-ninja: its docs page's templates and Swagger UI files come from the package).
+    "api",
+    "ninja",
     # Login throttling: failed logins are counted per user name and address (see Auth below).
     "axes",
     # The Content-Security-Policy header (see Security below); the app only adds its system checks.
@@ -117,6 +120,8 @@ MIDDLEWARE = [
     "accounts.middleware.UserLanguageMiddleware",
     # Every page needs a login except those marked @login_not_required and the ESP webhooks.
     "config.middleware.LoginRequiredMiddleware",
+    # The REST API's POSTs with an Idempotency-Key: run once, the first answer replayed (api.idempotency).
+    "api.idempotency.IdempotencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its page.
@@ -331,6 +336,11 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "django_q": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                  "LOCATION": str(VAR_DIR / "cache" / "django_q")},
+    # The API's rate limit counters, shared by all web processes: Redis when there is one (atomic
+    # counts), else files on this host.
+    "api": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "api"} if REDIS_URL else
+           {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache" / "api")},
 }
 # `manage.py qcluster_supervised` (what runall runs) restarts its cluster when tasks have waited
 # this long and none of its workers started one: a worker killed from outside can leave the
@@ -343,6 +353,17 @@ if Q_STUCK_SECONDS < 10:
 EVENT_WAIT_WARNING_MINUTES = env_int("EVENT_WAIT_WARNING_MINUTES", 5)
 if EVENT_WAIT_WARNING_MINUTES < 1:
     raise ImproperlyConfigured(f"EVENT_WAIT_WARNING_MINUTES must be at least 1, not {EVENT_WAIT_WARNING_MINUTES}.")
+
+# --- REST API (api/) ------------------------------------------------------------------------
+# Requests one token may make per window of API_RATE_LIMIT_WINDOW seconds (0: no limit); past it
+# the API answers 429 with Retry-After.
+API_RATE_LIMIT = env_int("API_RATE_LIMIT", 600)
+API_RATE_LIMIT_WINDOW = env_int("API_RATE_LIMIT_WINDOW", 60)
+if API_RATE_LIMIT < 0 or API_RATE_LIMIT_WINDOW < 1:
+    raise ImproperlyConfigured("API_RATE_LIMIT must be 0 or more and API_RATE_LIMIT_WINDOW at least 1.")
+API_CACHE = "api"
+# How long the answer to a POST with an Idempotency-Key is kept and replayed.
+API_IDEMPOTENCY_HOURS = env_int("API_IDEMPOTENCY_HOURS", 24)
 
 # --- Forms ----------------------------------------------------------------------------------
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"

@@ -17,4 +17,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 # django-q2's cluster status (a file cache in production): the tests' own memory.
-CACHES = {**CACHES, "django_q": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "django_q"}}
+CACHES = {**CACHES, "django_q": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "django_q"},
+          "api": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "api"}}

@@ -5,7 +5,8 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
 from accounts.permissions import requires
-from accounts.views import set_language
+from accounts.views import api_token_revoke, api_tokens, set_language
+from api.api import api
 from dashboard.views import dashboard
 from documents.views import public_invoice_pdf
 from invoices.views import public_invoice
@@ -20,6 +21,11 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/setlang/", set_language, name="set_language"),
+    # A person's own API tokens, and the REST API they open (api/: Bearer tokens, not the session).
+    path("account/api-tokens/", requires("accounts.view_apitoken", api_tokens), name="api-tokens"),
+    path("account/api-tokens/<int:pk>/revoke/", requires("accounts.change_apitoken", api_token_revoke),
+         name="api-token-revoke"),
+    path("api/v1/", api.urls),
     # The customer's read-only invoice page, reached by a signed link (no login).
     path("i/<str:token>/", login_not_required(public_invoice), name="invoice-public"),
     path("i/<str:token>/pdf/", login_not_required(public_invoice_pdf), name="invoice-public-pdf"),

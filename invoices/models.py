@@ -236,6 +236,8 @@ class Invoice(models.Model):
             models.Index(fields=["contact", "status"], name="invoice_contact_status_idx"),
             # The invoice list's order (newest first), so page 1 of a million is an index read.
             models.Index(fields=["-issue_date", "-number"], name="invoice_list_order_idx"),
+            # The API's list ordered by due date (?ordering=due_date), read in index order too.
+            models.Index(fields=["due_date", "number"], name="invoice_due_order_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(due_date__gte=F("issue_date")), name="invoice_due_not_before_issue"),

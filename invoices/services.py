@@ -19,7 +19,7 @@ from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, ProtectedError, Q, QuerySet
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
@@ -147,6 +147,25 @@ def update_contact(*, contact: Contact, **fields: Any) -> Contact:
         locked.save()
     _refresh(contact, locked)
     return contact
+
+
+def delete_contact(*, contact: Contact) -> None:
+    """Delete a contact that has no invoices and no recurring payments (those keep their contact for
+    good: an invoice's buyer is part of the books)."""
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().filter(pk=contact.pk).first()
+        if locked is None:
+            raise DomainError(_("The contact %(name)s has already been deleted.") % {"name": contact.name})
+        if locked.invoices.exists() or locked.recurring_payments.exists():
+            raise DomainError(_("%(name)s has invoices or recurring payments and cannot be deleted.") % {
+                "name": locked.name})
+        try:
+            with transaction.atomic():
+                locked.delete()
+        except ProtectedError:
+            # Kept by something else of the books (an automation's run history).
+            raise DomainError(_("%(name)s is used by the automations' run history and cannot be deleted.") % {
+                "name": locked.name}) from None
 
 
 # --- Numbering --------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ every module, those inside functions too, so a function-level import cannot hide
 Apps stand in layers; each may import only the layers below it:
 
     config                      settings, URLs
-    dashboard  demo             pages and data on top of everything
+    dashboard  demo  api        pages, data and the REST API on top of everything
     automations                 the engine: reads invoices, creates tasks, moves cards
     documents  banking  tasks  workflows  webhooks   the invoice as PDF and e-invoice; bank statement
                                 import; Tasks & Reminders; boards; outgoing webhooks (beside each other)
@@ -19,8 +19,9 @@ from __future__ import annotations
 import grimp
 import pytest
 
-LAYERS = [["config"], ["dashboard", "demo"], ["automations"], ["documents", "banking", "tasks", "workflows", "webhooks"],
-          ["invoices"], ["business", "notifications"], ["accounts"], ["core"]]
+LAYERS = [["config"], ["dashboard", "demo", "api"], ["automations"],
+          ["documents", "banking", "tasks", "workflows", "webhooks"], ["invoices"], ["business", "notifications"],
+          ["accounts"], ["core"]]
 APPS = [app for layer in LAYERS for app in layer]
 
 

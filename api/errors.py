@@ -1,0 +1,90 @@
+"""How the API answers when it does not do what was asked: always JSON, `{"detail": …, "errors": {…}}`,
+with the messages the pages show (a service's `DomainError` as it is, translated)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from core.errors import DomainError
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, detail: str, *, errors: Mapping[str, list[str]] | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.errors = dict(errors or {})
+        self.headers = dict(headers or {})
+
+
+def forbidden(detail: str | None = None) -> ApiError:
+    return ApiError(403, detail or _("You are not allowed to do this, so nothing was changed."))
+
+
+def not_found(what: str | None = None) -> ApiError:
+    return ApiError(404, what or _("There is nothing here."))
+
+
+def body(detail: str, errors: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
+    return {"detail": detail, "errors": dict(errors or {})}
+
+
+def respond(api: NinjaAPI, request: HttpRequest, status: int, detail: str,
+            errors: Mapping[str, list[str]] | None = None, headers: Mapping[str, str] | None = None) -> HttpResponse:
+    response = api.create_response(request, body(detail, errors), status=status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _field_of(loc: list[Any]) -> str:
+    # ("body", "payload", "items", 0, "unit_price") → "items.0.unit_price"; ("query", "limit") → "limit"
+    parts = [str(part) for part in loc]
+    if parts and parts[0] in ("body", "query", "path", "header", "form"):
+        parts = parts[1:]
+    if parts and parts[0] in ("payload", "data", "filters"):
+        parts = parts[1:]
+    return ".".join(parts) or NON_FIELD_ERRORS
+
+
+def install(api: NinjaAPI) -> None:
+    """Our answers for every error the API can meet."""
+
+    def on_domain_error(request: HttpRequest, exc: Any) -> HttpResponse:
+        return respond(api, request, 400, exc.message, {exc.field or NON_FIELD_ERRORS: [exc.message]})
+
+    def on_api_error(request: HttpRequest, exc: Any) -> HttpResponse:
+        return respond(api, request, exc.status, exc.detail, exc.errors, exc.headers)
+
+    def on_validation(request: HttpRequest, exc: Any) -> HttpResponse:
+        errors: dict[str, list[str]] = {}
+        for error in exc.errors:
+            errors.setdefault(_field_of(list(error.get("loc", []))), []).append(str(error.get("msg", "")))
+        return respond(api, request, 422, _("The request is not valid; nothing was changed."), errors)
+
+    def on_auth(request: HttpRequest, exc: Any) -> HttpResponse:
+        response = respond(api, request, 401, _("An API token is needed: send “Authorization: Bearer <token>” "
+                                                  "with an active token (created under API tokens)."))
+        response["WWW-Authenticate"] = "Bearer"
+        return response
+
+    def on_http_error(request: HttpRequest, exc: Any) -> HttpResponse:
+        return respond(api, request, exc.status_code, str(exc))
+
+    def on_404(request: HttpRequest, exc: Any) -> HttpResponse:
+        return respond(api, request, 404, _("There is nothing here."))
+
+    api.add_exception_handler(DomainError, on_domain_error)
+    api.add_exception_handler(ApiError, on_api_error)
+    api.add_exception_handler(ValidationError, on_validation)
+    api.add_exception_handler(AuthenticationError, on_auth)
+    api.add_exception_handler(HttpError, on_http_error)
+    api.add_exception_handler(Http404, on_404)
