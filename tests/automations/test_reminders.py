@@ -269,3 +269,46 @@ def test_a_fee_is_charged_once_per_step_however_often_the_run_is_tried(django_ca
     assert ChargeFee.charge(invoice=invoice, action=result.action, key=f"automation-{run.automation_id}:step-{run.event.reminder_step_id}:0", now=None).pk == fee.pk
     assert Invoice.objects.filter(fee_for=invoice).count() == 1
     assert result.fee_invoice_id == fee.pk
+
+
+def test_reminder_emails_wait_for_the_sending_hours_across_the_change_to_summer_time_and_easter(django_capture_on_commit_callbacks):
+    schedule(email_step("Friendly", 3))
+    invoice = sent_invoice(issue_date=dt.date(2027, 3, 10), due_date=dt.date(2027, 3, 24))  # + 3: Saturday 27 March
+    saturday_night = dt.datetime(2027, 3, 27, 23, 30, tzinfo=BERLIN)
+    run_scan_and_dispatch(saturday_night, django_capture_on_commit_callbacks)
+    run = Run.objects.get(event__invoice=invoice)
+    assert mail.outbox == [] and run.status == "pending"
+    # Sunday 28 March is Easter Sunday and the change to summer time, Monday Easter Monday (a public
+    # holiday in all of Germany): held until Tuesday 8:00 in Berlin, which is now 06:00 UTC.
+    assert run.next_attempt_at == dt.datetime(2027, 3, 30, 6, 0, tzinfo=dt.timezone.utc)
+    from automations.jobs import sweep
+    with time_machine.travel(dt.datetime(2027, 3, 30, 5, 59, tzinfo=dt.timezone.utc), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            sweep()
+    assert mail.outbox == []
+    with time_machine.travel(dt.datetime(2027, 3, 30, 6, 0, 30, tzinfo=dt.timezone.utc), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            sweep()
+    assert [m.to for m in mail.outbox] == [[invoice.contact.email]]
+
+
+def test_the_digest_held_for_the_sending_hours_leaves_out_an_invoice_paid_meanwhile(django_capture_on_commit_callbacks):
+    schedule(email_step("Friendly", 3, digest=True))
+    ada = make_contact(name="Ada Lovelace", language="en")
+    grace = make_contact(name="Grace Hopper", language="en")
+    still_open, paid_meanwhile = (sent_invoice(contact=ada, due_date=dt.date(2026, 10, 21)) for _ in range(2))
+    grace_paid = sent_invoice(contact=grace, due_date=dt.date(2026, 10, 21))
+    # Scheduled on Saturday night (+3 days), held until Monday 8:00; paid on Sunday.
+    run_scan_and_dispatch(dt.datetime(2026, 10, 24, 23, 30, tzinfo=BERLIN), django_capture_on_commit_callbacks)
+    assert mail.outbox == [] and Run.objects.filter(status="pending").count() == 3
+    for invoice in (paid_meanwhile, grace_paid):
+        invoice_services.record_payment(invoice=invoice, amount=invoice.balance, date=dt.date(2026, 10, 25))
+    from automations.jobs import sweep
+    with time_machine.travel(dt.datetime(2026, 10, 26, 7, 0, 30, tzinfo=dt.timezone.utc), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            sweep()
+    # Ada gets one email listing only what is still open; Grace, who paid everything, gets none.
+    assert [m.to for m in mail.outbox] == [[ada.email]]
+    assert mail.outbox[0].subject == "Reminder: 1 open invoice(s)"
+    assert still_open.number in mail.outbox[0].body and paid_meanwhile.number not in mail.outbox[0].body
+    assert Run.objects.get(event__invoice=grace_paid).status == "skipped"
