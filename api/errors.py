@@ -88,3 +88,11 @@ def install(api: NinjaAPI) -> None:
     api.add_exception_handler(AuthenticationError, on_auth)
     api.add_exception_handler(HttpError, on_http_error)
     api.add_exception_handler(Http404, on_404)
+
+
+def no_such_operation(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Any address under /api/ that no operation answers: JSON like every other API error (not the
+    site's HTML 404 page)."""
+    from django.http import JsonResponse
+
+    return JsonResponse(body(_("There is nothing here.")), status=404)

@@ -1,12 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
 
 from accounts.permissions import requires
 from accounts.views import api_token_revoke, api_tokens, set_language
 from api.api import api
+from api.errors import no_such_operation
 from dashboard.views import dashboard
 from documents.views import public_invoice_pdf
 from invoices.views import public_invoice
@@ -26,6 +27,7 @@ urlpatterns = [
     path("account/api-tokens/<int:pk>/revoke/", requires("accounts.change_apitoken", api_token_revoke),
          name="api-token-revoke"),
     path("api/v1/", api.urls),
+    re_path(r"^api/(?P<rest>.*)$", login_not_required(no_such_operation)),  # JSON, not the HTML 404 page
     # The customer's read-only invoice page, reached by a signed link (no login).
     path("i/<str:token>/", login_not_required(public_invoice), name="invoice-public"),
     path("i/<str:token>/pdf/", login_not_required(public_invoice_pdf), name="invoice-public-pdf"),

@@ -99,3 +99,11 @@ def test_an_owner_is_never_refused_for_the_role(world):
 
 
 __all__ = ["ApiClient"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/tasks/abc", "/api/v1/nothing/", "/api/v2/invoices/", "/api/"])
+def test_an_address_no_operation_answers_is_a_json_404(client, path):
+    response = client.get(path, HTTP_AUTHORIZATION="Bearer not-a-token")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json() == {"detail": "There is nothing here.", "errors": {}}
