@@ -197,3 +197,36 @@ def test_overdue_scan_schedule_and_sweeper_run_in_the_cluster(tmp_path, transact
     assert Task.objects.filter(title=f"Paid {lost.number}").count() == 1
     assert sorted(m["To"] for m in emails) == sorted(i.contact.email for i in overdue)
     assert Schedule.objects.get(func="automations.jobs.scan_overdue").next_run > timezone.now()
+
+
+def test_two_clusters_scanning_at_once_fire_each_reminder_step_once(tmp_path, transactional_db):
+    """Two clusters, each with its own scheduler and two workers, run the scan schedules (three of
+    them, all due at once) over the same open invoices: each invoice gets its reminder step once."""
+    create_automation(name="Dunning via the clusters", trigger="invoice_due", frequency="unlimited", is_active=True,
+                      include_backlog=True, steps=[
+                          {"name": "Friendly", "days": 3, "actions": [task_action("Remind {{ invoice.number }}")]},
+                          {"name": "1. Mahnung", "days": 14, "actions": [task_action("Mahnung {{ invoice.number }}")]}])
+    today = timezone.localdate()
+    with mock.patch("automations.dispatch.request_dispatch"):
+        invoices = [make_invoice(status="sent", issue_date=today - dt.timedelta(days=30),
+                                 due_date=today - dt.timedelta(days=5), contact=make_contact(email=f"r{i}@example.com"))
+                    for i in range(20)]
+    Schedule.objects.all().delete()
+    for n in range(3):
+        Schedule.objects.create(name=f"Overdue and reminder scan {n}", func="automations.jobs.scan_overdue",
+                                schedule_type=Schedule.MINUTES, minutes=10, repeats=-1, next_run=timezone.now())
+    Schedule.objects.create(name="Outbox sweeper", func="automations.jobs.sweep",
+                            schedule_type=Schedule.MINUTES, minutes=1, repeats=-1, next_run=timezone.now())
+    with running_cluster(tmp_path / "a") as first, running_cluster(tmp_path / "b") as second:
+        wait_for(lambda: not Schedule.objects.filter(func="automations.jobs.scan_overdue",
+                                                     next_run__lte=timezone.now()).exists(),
+                 timeout=70, message=f"the three scans ran\n{first.log()}\n{second.log()}")
+        wait_for(all_runs_finished(20), timeout=60, message=f"20 runs finished\n{first.log()}\n{second.log()}")
+        scans = QueueTask.objects.filter(func="automations.jobs.scan_overdue")
+        wait_for(lambda: scans.count() == 3, timeout=15, message="the three scans' results saved")
+    assert set(scans.values_list("success", flat=True)) == {True}
+    # The first step once per invoice, and not the second (it waits its interval).
+    assert sorted(Event.objects.filter(kind="invoice_due").values_list("invoice_id", flat=True)) == sorted(
+        i.pk for i in invoices)
+    assert sorted(Task.objects.values_list("title", flat=True)) == sorted(f"Remind {i.number}" for i in invoices)
+    assert set(Run.objects.values_list("status", flat=True)) == {"succeeded"}
