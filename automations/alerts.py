@@ -1,5 +1,6 @@
 """What the engine tells the outside world when something failed for good: a run that failed (the
-owners' alert and the `run_failed` webhook) and an email that bounced (the owners' alert).
+owners' alert and the `run_failed` webhook), an invoice email that failed or may not have gone out,
+and an email that bounced (the owners' alerts).
 
 Called in the transaction that records the failure, so the alert and the webhook message commit
 with it, once: both are unique per key (`run_failed:<run id>`, `email_bounced:<event id>`)."""
@@ -17,7 +18,7 @@ from notifications.models import NotificationKind
 from webhooks import services as webhooks
 from webhooks.models import EventType
 
-from .models import EmailEvent, Run
+from .models import EmailEvent, InvoiceEmail, InvoiceEmailStatus, Run
 
 
 def run_failed(run_id: int, *, now: dt.datetime | None = None) -> None:
@@ -42,3 +43,16 @@ def email_bounced(event: EmailEvent, *, to: str, about: str, link: str = "") -> 
         text=_("An email to %(to)s bounced (%(about)s): %(reason)s") % {
             "to": to or event.recipient, "about": about, "reason": (event.description or "—")[:200]},
         link=link)
+
+
+def invoice_email_failed(email_id: int, *, now: dt.datetime | None = None) -> None:
+    email = InvoiceEmail.objects.select_related("invoice").get(pk=email_id)
+    if email.status == InvoiceEmailStatus.UNKNOWN:
+        text = _("The email of invoice %(number)s to %(to)s may not have gone out (it is not resent by "
+                 "itself): %(error)s")
+    else:
+        text = _("The email of invoice %(number)s to %(to)s failed: %(error)s")
+    notifications.notify_owners(
+        kind=NotificationKind.INVOICE_EMAIL_FAILED, key=f"invoice_email_failed:{email.pk}", now=now,
+        text=text % {"number": email.invoice.number, "to": email.email_to or "—", "error": (email.error or "—")[:200]},
+        link=reverse("invoices:invoice-detail", args=[email.invoice_id]))

@@ -52,6 +52,8 @@ from .models import (
     ContactGate,
     DispatchFlag,
     Event,
+    InvoiceEmail,
+    InvoiceEmailStatus,
     LeasedWork,
     Run,
     RunAction,
@@ -235,6 +237,9 @@ def finish(row: LeasedWork, status: str, *, reason: str = "", error: str = "", n
             # A run failed for good: the owners' alert and the run_failed webhook commit with it
             # (once: both are unique per run).
             alerts.run_failed(row.pk, now=now)
+        elif changed and isinstance(row, InvoiceEmail) and status in (InvoiceEmailStatus.FAILED, InvoiceEmailStatus.UNKNOWN):
+            # An invoice the customer may not have received: the owners hear of it (once per email).
+            alerts.invoice_email_failed(row.pk, now=now)
     row.status, row.reason, row.error = status, reason, error  # type: ignore[attr-defined]
 
 

@@ -13,6 +13,7 @@ class NotificationKind(models.TextChoices):
     RUN_FAILED = "run_failed", _("Automation run failed")
     WEBHOOK_DISABLED = "webhook_disabled", _("Webhook switched off")
     EMAIL_BOUNCED = "email_bounced", _("Email bounced")
+    INVOICE_EMAIL_FAILED = "invoice_email_failed", _("Invoice email failed")
 
 
 class Notification(models.Model):

@@ -453,3 +453,37 @@ def test_an_esp_gets_the_invoice_email_with_its_metadata_and_the_esps_id_is_kept
     assert message.anymail_test_params["metadata"] == {
         "invoice_email_id": str(email.pk), "invoice": invoice.number, "key": email.idempotency_key}
     assert message.anymail_test_params["tags"] == ["invoice"]
+
+
+def test_owners_hear_once_of_an_invoice_email_that_failed_for_good():
+    from notifications.models import Notification
+
+    owner, member = make_owner(), make_team_member()
+    invoice = make_invoice()
+    services.send_invoice(invoice=invoice, deliver=True)  # no on_commit here: nothing ran yet
+    email = the_email(invoice)
+    start = timezone.now()
+    for attempt in range(dispatch.MAX_ATTEMPTS):
+        assert dispatch.claim(InvoiceEmail, [email.pk], start + dispatch.LEASE * 2 * attempt, statuses=delivery.OPEN)
+    assert delivery.execute_email(email.pk, now=start + dispatch.LEASE * 2 * dispatch.MAX_ATTEMPTS) == "failed"
+    (alert,) = Notification.objects.all()
+    assert (alert.user, alert.kind) == (owner, "invoice_email_failed")
+    assert alert.text.startswith(f"The email of invoice {invoice.number} to {invoice.contact.email} failed: Gave up after")
+    assert alert.link == reverse("invoices:invoice-detail", args=[invoice.pk])
+    # Recorded again (a second worker, say): still one alert; the team member gets none.
+    dispatch.finish(email, "failed", error="again", now=timezone.now())
+    assert Notification.objects.count() == 1 and not Notification.objects.filter(user=member).exists()
+
+
+def test_owners_hear_of_an_invoice_email_that_may_not_have_gone_out(django_capture_on_commit_callbacks):
+    from notifications.models import Notification
+
+    make_owner()
+    invoice = make_invoice(contact=make_contact(email="grace@example.com"))
+    send(django_capture_on_commit_callbacks, invoice=invoice)
+    email = the_email(invoice)
+    InvoiceEmail.objects.filter(pk=email.pk).update(status="sending", locked_until=None)  # a worker died handing it over
+    later = timezone.now() + dispatch.LEASE
+    assert delivery.execute_email(email.pk, now=later) == "unknown"
+    (alert,) = Notification.objects.all()
+    assert "may not have gone out (it is not resent by itself)" in alert.text
