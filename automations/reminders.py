@@ -350,3 +350,192 @@ def steps_summary(steps: Iterable[ReminderStep]) -> list[str]:
                 "days": step.repeat_every_days, "times": step.repeat_times}
         lines.append(line)
     return lines
+
+
+# --- The forecast, one page at a time (set-based) -------------------------------------------------
+#
+# For one invoice the steps to come are a chain: the first one's day is max(base, today), where the
+# base comes from its progress (none: the due date + the first step's days; step p fired on day L:
+# max(due date + step p+1's days, L + its interval); the last step fired: L + the repeat interval),
+# and every later one follows its predecessor by a fixed number of days (its interval, or the
+# repeat interval), because the day before it is never earlier than its own day from the due date.
+# So per schedule each (start, item) pair has a fixed offset from the first day: a small table the
+# database joins to the invoices (and their progress) to produce every item, count them and sort
+# them, without one invoice passing through Python but the page's.
+
+
+def _chain(steps: list[ReminderStep]) -> list[tuple[int, int, int]]:
+    """The steps in the order they fire for one invoice: (step index, repetition, days after the one
+    before it)."""
+    chain = [(0, 0, 0)] + [(index, 0, gap_days(steps, index)) for index in range(1, len(steps))]
+    last = steps[-1]
+    if last.repeat_every_days and last.repeat_times:
+        chain += [(len(steps) - 1, repetition, last.repeat_every_days) for repetition in range(1, last.repeat_times + 1)]
+    return chain
+
+
+def _pairs(steps: list[ReminderStep]) -> list[tuple[int, int, int, int]]:
+    """(start, step position, repetition, days from the first day) for every item of every chain
+    start: the invoices starting at `start` get the items from it on."""
+    chain = _chain(steps)
+    pairs = []
+    for start in range(len(chain)):
+        offset = 0
+        for item in range(start, len(chain)):
+            if item > start:
+                offset += chain[item][2]
+            index, repetition, _gap = chain[item]
+            pairs.append((start, steps[index].position, repetition, offset))
+    return pairs
+
+
+class _Sql:
+    """The few date expressions the forecast query needs, per database vendor."""
+
+    def __init__(self) -> None:
+        self.postgres = connection.vendor == "postgresql"
+
+    def date(self, param: str = "%s") -> str:
+        return f"CAST({param} AS date)" if self.postgres else param
+
+    def plus(self, sql: str, days: str | int) -> str:
+        """`sql` (a date) plus `days` (an integer, or an integer SQL expression)."""
+        if self.postgres:
+            return f"({sql} + {days})"
+        return f"date({sql}, ({days}) || ' days')"
+
+    def greatest(self, *sqls: str) -> str:
+        return f"{'GREATEST' if self.postgres else 'MAX'}({', '.join(sqls)})"
+
+
+class ForecastList:
+    """`forecast()`'s list for the next `days` days, as a sequence the paginator can page: `len()`
+    (and `count()`) is one COUNT(*) in the database, a slice one ORDER BY … LIMIT/OFFSET query that
+    loads only the slice's invoices. The same items in the same order as `forecast()`."""
+
+    def __init__(self, *, today: dt.date | None = None, days: int = 30, automation: Automation | None = None) -> None:
+        self.today = today or business_today()
+        self.until = self.today + dt.timedelta(days=days - 1)
+        schedules = Automation.objects.filter(trigger=Trigger.INVOICE_DUE, is_active=True).order_by("pk")
+        if automation is not None:
+            schedules = schedules.filter(pk=automation.pk)
+        self.schedules = {}
+        self.steps: dict[int, dict[int, ReminderStep]] = {}
+        for schedule in schedules.prefetch_related("reminder_steps"):
+            steps = sorted(schedule.reminder_steps.all(), key=lambda step: step.position)
+            if steps:
+                self.schedules[schedule.pk] = (schedule, steps)
+                self.steps[schedule.pk] = {step.position: step for step in steps}
+        self._count: int | None = None
+        self._sends_at: dict[dt.date, dt.datetime] = {}
+
+    # The items' days, each with the moment its emails go out and that moment's rank (`next_open`
+    # never goes back as the day moves on, so the ranks sort like the moments).
+    def _slots(self) -> list[tuple[dt.date, int]]:
+        window = _window()
+        slots, rank, previous = [], -1, None
+        day = self.today
+        while day <= self.until:
+            sends_at = window.next_open(timezone.make_aware(dt.datetime.combine(day, dt.time.min)))
+            if sends_at != previous:
+                rank, previous = rank + 1, sends_at
+            self._sends_at[day] = sends_at
+            slots.append((day, rank))
+            day += dt.timedelta(days=1)
+        return slots
+
+    def _query(self) -> tuple[str, list]:
+        """The SQL of all items (automation, invoice, step position, repetition, day, rank) and its
+        parameters."""
+        sql = _Sql()
+        adapt = connection.ops.adapt_datefield_value
+        today = sql.date()
+        parts: list[str] = []
+        params: list = []
+        state_table = ReminderState._meta.db_table
+        for pk, (schedule, steps) in self.schedules.items():
+            pool = candidates(schedule, today=self.today).filter(
+                due_date__lte=self.until - dt.timedelta(days=steps[0].days)).annotate(
+                fc_id=F("pk"), fc_due=F("due_date")).values_list("fc_id", "fc_due")
+            pool_sql, pool_params = pool.query.sql_with_params()
+            pairs = _pairs(steps)
+            chain = _chain(steps)
+            last = len(steps) - 1
+            fired, fired_params = connection.ops.datetime_cast_date_sql("st.fired_at", (), timezone.get_current_timezone_name())
+            # Where an invoice starts in the chain: 0 without progress for its due date, the step
+            # after the one fired, the repetition after the one fired; -1 when all have fired.
+            repeat_times = len(chain) - len(steps)
+            start = (f"CASE WHEN st.id IS NULL THEN 0 WHEN st.position < {last} THEN st.position + 1 "
+                     f"WHEN st.position = {last} AND st.repeats < {repeat_times} THEN {last + 1} + st.repeats ELSE -1 END")
+            bases = [f"WHEN 0 THEN {sql.plus('c.fc_due', steps[0].days)}"]
+            for index in range(1, len(chain)):
+                step_index, repetition, gap = chain[index]
+                if repetition:
+                    bases.append(f"WHEN {index} THEN {sql.plus(fired, gap)}")
+                else:
+                    bases.append(f"WHEN {index} THEN "
+                                 f"{sql.greatest(sql.plus('c.fc_due', steps[step_index].days), sql.plus(fired, gap))}")
+            # `fired` appears once per base that uses it: its parameters as often.
+            base_params = [*fired_params] * (len(chain) - 1)
+            values = ", ".join(f"({s}, {p}, {r}, {o})" for s, p, r, o in pairs)
+            first = sql.greatest("CASE p.s " + " ".join(bases) + " END", today)
+            parts.append(
+                f"SELECT {pk} AS automation_id, c.fc_id AS invoice_id, p.pos, p.rep, "
+                f"{sql.plus(first, 'p.off')} AS day "
+                f"FROM ({pool_sql}) c "
+                f"LEFT JOIN {state_table} st ON st.automation_id = {pk} AND st.invoice_id = c.fc_id AND st.due_date = c.fc_due "
+                f"JOIN (SELECT column1 AS s, column2 AS pos, column3 AS rep, column4 AS off FROM (VALUES {values}) v) p "
+                f"ON p.s = {start}"
+            )
+            params += [*base_params, adapt(self.today), *pool_params]
+        return " UNION ALL ".join(parts), params
+
+    def _items_sql(self) -> tuple[str, list]:
+        """All items with the rank of their sending moment (`rank`), limited to the forecast's days."""
+        items, params = self._query()
+        slots = self._slots()
+        date = _Sql().date()
+        adapt = connection.ops.adapt_datefield_value
+        values = ", ".join(f"({date}, {rank})" for _day, rank in slots)
+        return (f"SELECT u.automation_id, u.invoice_id, u.pos, u.rep, u.day, m.rank FROM ({items}) u "
+                f"JOIN (SELECT column1 AS d, column2 AS rank FROM (VALUES {values}) v) m ON m.d = u.day",
+                [*params, *(adapt(day) for day, _rank in slots)])
+
+    def count(self) -> int:
+        if self._count is None:
+            if not self.schedules:
+                self._count = 0
+            else:
+                sql, params = self._items_sql()
+                with connection.cursor() as cursor:
+                    cursor.execute(f"SELECT COUNT(*) FROM ({sql}) items", params)
+                    self._count = cursor.fetchone()[0]
+        return self._count
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, key: slice) -> list[Upcoming]:
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError("ForecastList takes a slice with no step")
+        start, stop, _step = key.indices(self.count())
+        if stop <= start or not self.schedules:
+            return []
+        sql, params = self._items_sql()
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT * FROM ({sql}) items ORDER BY rank, automation_id, pos, invoice_id, rep "
+                           f"LIMIT %s OFFSET %s", [*params, stop - start, start])
+            rows = cursor.fetchall()
+        invoices = Invoice.objects.select_related("contact").in_bulk({row[1] for row in rows})
+        page = []
+        for automation_id, invoice_id, position, repetition, day, _rank in rows:
+            day = day if isinstance(day, dt.date) else dt.date.fromisoformat(day)
+            schedule, _steps = self.schedules[automation_id]
+            page.append(Upcoming(schedule, self.steps[automation_id][position], repetition, invoices[invoice_id], day,
+                                 self._sends_at[day]))
+        return page
+
+
+def forecast_pages(*, today: dt.date | None = None, days: int = 30, automation: Automation | None = None) -> ForecastList:
+    """`forecast()` for paging: the same items in the same order, counted and sliced in the database."""
+    return ForecastList(today=today, days=days, automation=automation)
