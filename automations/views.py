@@ -186,13 +186,14 @@ FORECAST_PER_PAGE = 50
 
 def reminder_forecast(request: HttpRequest) -> HttpResponse:
     """What the reminder schedules will send in the next 30 days (if nothing is paid or paused
-    meanwhile): automation, step, customer, invoice, when; from `reminders.forecast`, paginated."""
+    meanwhile): automation, step, customer, invoice, when; `reminders.forecast` paginated in the
+    database (`forecast_pages`: only the page's items are built)."""
     schedules = Automation.objects.filter(trigger__in=SCHEDULE_TRIGGERS).order_by("name", "pk")
     automation = None
     chosen = request.GET.get("automation", "")
     if chosen.isdigit():
         automation = schedules.filter(pk=int(chosen)).first()
-    items = reminders.forecast(days=FORECAST_DAYS, automation=automation)
+    items = reminders.forecast_pages(days=FORECAST_DAYS, automation=automation)
     page = paginate(request, items, per_page=FORECAST_PER_PAGE)  # type: ignore[arg-type]
     return render(request, "automations/reminder_forecast.html", {
         "page": page, "items": page.object_list, "schedules": schedules, "automation": automation,
