@@ -409,9 +409,12 @@ class _Sql:
 
 
 class ForecastList:
-    """`forecast()`'s list for the next `days` days, as a sequence the paginator can page: `len()`
-    (and `count()`) is one COUNT(*) in the database, a slice one ORDER BY … LIMIT/OFFSET query that
-    loads only the slice's invoices. The same items in the same order as `forecast()`."""
+    """`forecast()`'s list for the next `days` days, as a sequence the paginator can page, built in
+    the database: `len()` (and `count()`) is one query that groups the invoices by where they start
+    in their schedule's chain and on which day (a few hundred groups at most), which gives the number
+    of items per sending moment; a slice is one ORDER BY … LIMIT/OFFSET query over the items of the
+    sending moments it falls in, and loads only its own invoices. The same items in the same order
+    as `forecast()`."""
 
     def __init__(self, *, today: dt.date | None = None, days: int = 30, automation: Automation | None = None) -> None:
         self.today = today or business_today()
@@ -419,98 +422,85 @@ class ForecastList:
         schedules = Automation.objects.filter(trigger=Trigger.INVOICE_DUE, is_active=True).order_by("pk")
         if automation is not None:
             schedules = schedules.filter(pk=automation.pk)
-        self.schedules = {}
-        self.steps: dict[int, dict[int, ReminderStep]] = {}
+        self.schedules: dict[int, tuple[Automation, list[ReminderStep]]] = {}
         for schedule in schedules.prefetch_related("reminder_steps"):
             steps = sorted(schedule.reminder_steps.all(), key=lambda step: step.position)
             if steps:
                 self.schedules[schedule.pk] = (schedule, steps)
-                self.steps[schedule.pk] = {step.position: step for step in steps}
-        self._count: int | None = None
-        self._sends_at: dict[dt.date, dt.datetime] = {}
+        # Items further from an invoice's first day than the forecast is long never show.
+        self.pairs = {pk: [pair for pair in _pairs(steps) if pair[3] <= days - 1] for pk, (_s, steps) in self.schedules.items()}
+        self._per_rank: list[int] | None = None
+        self._days: list[tuple[dt.date, int, dt.datetime]] | None = None
 
-    # The items' days, each with the moment its emails go out and that moment's rank (`next_open`
-    # never goes back as the day moves on, so the ranks sort like the moments).
-    def _slots(self) -> list[tuple[dt.date, int]]:
-        window = _window()
-        slots, rank, previous = [], -1, None
-        day = self.today
-        while day <= self.until:
-            sends_at = window.next_open(timezone.make_aware(dt.datetime.combine(day, dt.time.min)))
-            if sends_at != previous:
-                rank, previous = rank + 1, sends_at
-            self._sends_at[day] = sends_at
-            slots.append((day, rank))
-            day += dt.timedelta(days=1)
-        return slots
+    def _slots(self) -> list[tuple[dt.date, int, dt.datetime]]:
+        """Each day of the forecast with the moment its emails go out and that moment's rank
+        (`next_open` never goes back as the day moves on, so the ranks sort like the moments)."""
+        if self._days is None:
+            window = _window()
+            self._days, rank, previous, day = [], -1, None, self.today
+            while day <= self.until:
+                sends_at = window.next_open(timezone.make_aware(dt.datetime.combine(day, dt.time.min)))
+                if sends_at != previous:
+                    rank, previous = rank + 1, sends_at
+                self._days.append((day, rank, sends_at))
+                day += dt.timedelta(days=1)
+        return self._days
 
-    def _query(self) -> tuple[str, list]:
-        """The SQL of all items (automation, invoice, step position, repetition, day, rank) and its
-        parameters."""
+    def _firsts(self, pk: int) -> tuple[str, list]:
+        """Per candidate invoice of schedule `pk`: its start in the chain (`s`) and the day of its
+        first step to come (`first`); invoices with all steps fired left out."""
         sql = _Sql()
-        adapt = connection.ops.adapt_datefield_value
-        today = sql.date()
-        parts: list[str] = []
-        params: list = []
-        state_table = ReminderState._meta.db_table
-        for pk, (schedule, steps) in self.schedules.items():
-            pool = candidates(schedule, today=self.today).filter(
-                due_date__lte=self.until - dt.timedelta(days=steps[0].days)).annotate(
-                fc_id=F("pk"), fc_due=F("due_date")).values_list("fc_id", "fc_due")
-            pool_sql, pool_params = pool.query.sql_with_params()
-            pairs = _pairs(steps)
-            chain = _chain(steps)
-            last = len(steps) - 1
-            fired, fired_params = connection.ops.datetime_cast_date_sql("st.fired_at", (), timezone.get_current_timezone_name())
-            # Where an invoice starts in the chain: 0 without progress for its due date, the step
-            # after the one fired, the repetition after the one fired; -1 when all have fired.
-            repeat_times = len(chain) - len(steps)
-            start = (f"CASE WHEN st.id IS NULL THEN 0 WHEN st.position < {last} THEN st.position + 1 "
-                     f"WHEN st.position = {last} AND st.repeats < {repeat_times} THEN {last + 1} + st.repeats ELSE -1 END")
-            bases = [f"WHEN 0 THEN {sql.plus('c.fc_due', steps[0].days)}"]
-            for index in range(1, len(chain)):
-                step_index, repetition, gap = chain[index]
-                if repetition:
-                    bases.append(f"WHEN {index} THEN {sql.plus(fired, gap)}")
-                else:
-                    bases.append(f"WHEN {index} THEN "
-                                 f"{sql.greatest(sql.plus('c.fc_due', steps[step_index].days), sql.plus(fired, gap))}")
-            # `fired` appears once per base that uses it: its parameters as often.
-            base_params = [*fired_params] * (len(chain) - 1)
-            values = ", ".join(f"({s}, {p}, {r}, {o})" for s, p, r, o in pairs)
-            first = sql.greatest("CASE p.s " + " ".join(bases) + " END", today)
-            parts.append(
-                f"SELECT {pk} AS automation_id, c.fc_id AS invoice_id, p.pos, p.rep, "
-                f"{sql.plus(first, 'p.off')} AS day "
-                f"FROM ({pool_sql}) c "
-                f"LEFT JOIN {state_table} st ON st.automation_id = {pk} AND st.invoice_id = c.fc_id AND st.due_date = c.fc_due "
-                f"JOIN (SELECT column1 AS s, column2 AS pos, column3 AS rep, column4 AS off FROM (VALUES {values}) v) p "
-                f"ON p.s = {start}"
-            )
-            params += [*base_params, adapt(self.today), *pool_params]
-        return " UNION ALL ".join(parts), params
+        schedule, steps = self.schedules[pk]
+        pool = candidates(schedule, today=self.today).filter(
+            due_date__lte=self.until - dt.timedelta(days=steps[0].days)).annotate(
+            fc_id=F("pk"), fc_due=F("due_date")).values_list("fc_id", "fc_due")
+        pool_sql, pool_params = pool.query.sql_with_params()
+        chain = _chain(steps)
+        last = len(steps) - 1
+        fired, fired_params = connection.ops.datetime_cast_date_sql("b.fired_at", (), timezone.get_current_timezone_name())
+        # Where an invoice starts in the chain: 0 without progress for its due date, the step after
+        # the one fired, the repetition after the one fired; -1 when all have fired.
+        start = (f"CASE WHEN st.id IS NULL THEN 0 WHEN st.position < {last} THEN st.position + 1 "
+                 f"WHEN st.position = {last} AND st.repeats < {len(chain) - len(steps)} THEN {last + 1} + st.repeats "
+                 "ELSE -1 END")
+        bases = [f"WHEN 0 THEN {sql.plus('b.due', steps[0].days)}"]
+        for index in range(1, len(chain)):
+            step_index, repetition, gap = chain[index]
+            if repetition:
+                bases.append(f"WHEN {index} THEN {sql.plus(fired, gap)}")
+            else:
+                bases.append(f"WHEN {index} THEN {sql.greatest(sql.plus('b.due', steps[step_index].days), sql.plus(fired, gap))}")
+        first = sql.greatest("CASE b.s " + " ".join(bases) + " END", sql.date())
+        return (f"SELECT b.invoice_id, b.s, {first} AS first FROM ("
+                f"SELECT c.fc_id AS invoice_id, c.fc_due AS due, st.fired_at, {start} AS s FROM ({pool_sql}) c "
+                f"LEFT JOIN {ReminderState._meta.db_table} st "
+                f"ON st.automation_id = {pk} AND st.invoice_id = c.fc_id AND st.due_date = c.fc_due) b WHERE b.s >= 0",
+                [*fired_params * (len(chain) - 1), connection.ops.adapt_datefield_value(self.today), *pool_params])
 
-    def _items_sql(self) -> tuple[str, list]:
-        """All items with the rank of their sending moment (`rank`), limited to the forecast's days."""
-        items, params = self._query()
-        slots = self._slots()
-        date = _Sql().date()
-        adapt = connection.ops.adapt_datefield_value
-        values = ", ".join(f"({date}, {rank})" for _day, rank in slots)
-        return (f"SELECT u.automation_id, u.invoice_id, u.pos, u.rep, u.day, m.rank FROM ({items}) u "
-                f"JOIN (SELECT column1 AS d, column2 AS rank FROM (VALUES {values}) v) m ON m.d = u.day",
-                [*params, *(adapt(day) for day, _rank in slots)])
+    def _counts(self) -> list[int]:
+        """How many items go out at each sending moment (by rank)."""
+        if self._per_rank is None:
+            slots = self._slots()
+            rank_of = {day: rank for day, rank, _at in slots}
+            self._per_rank = [0] * (slots[-1][1] + 1 if slots else 0)
+            for pk in self.schedules:
+                sql, params = self._firsts(pk)
+                with connection.cursor() as cursor:
+                    cursor.execute(f"SELECT f.s, f.first, COUNT(*) FROM ({sql}) f GROUP BY f.s, f.first", params)
+                    groups = cursor.fetchall()
+                offsets: dict[int, list[int]] = {}
+                for start, _position, _repetition, offset in self.pairs[pk]:
+                    offsets.setdefault(start, []).append(offset)
+                for start, first, number in groups:
+                    first = first if isinstance(first, dt.date) else dt.date.fromisoformat(first)
+                    for offset in offsets.get(start, ()):
+                        rank = rank_of.get(first + dt.timedelta(days=offset))
+                        if rank is not None:
+                            self._per_rank[rank] += number
+        return self._per_rank
 
     def count(self) -> int:
-        if self._count is None:
-            if not self.schedules:
-                self._count = 0
-            else:
-                sql, params = self._items_sql()
-                with connection.cursor() as cursor:
-                    cursor.execute(f"SELECT COUNT(*) FROM ({sql}) items", params)
-                    self._count = cursor.fetchone()[0]
-        return self._count
+        return sum(self._counts())
 
     def __len__(self) -> int:
         return self.count()
@@ -519,20 +509,42 @@ class ForecastList:
         if not isinstance(key, slice) or key.step not in (None, 1):
             raise TypeError("ForecastList takes a slice with no step")
         start, stop, _step = key.indices(self.count())
-        if stop <= start or not self.schedules:
+        if stop <= start:
             return []
-        sql, params = self._items_sql()
+        # Only the sending moments the slice falls in: their days, and the items before them.
+        per_rank, before, ranks = self._counts(), 0, set()
+        for rank, number in enumerate(per_rank):
+            if before + number > start and before < stop:
+                ranks.add(rank)
+            before += number
+        skipped = sum(per_rank[:min(ranks)])
+        slots = [(day, rank, at) for day, rank, at in self._slots() if rank in ranks]
+        sql = _Sql()
+        parts, params = [], []
+        for pk in self.schedules:
+            firsts, firsts_params = self._firsts(pk)
+            values = ", ".join(f"({s}, {p}, {r}, {o})" for s, p, r, o in self.pairs[pk])
+            parts.append(f"SELECT {pk} AS automation_id, f.invoice_id, p.pos, p.rep, {sql.plus('f.first', 'p.off')} AS day "
+                         f"FROM ({firsts}) f JOIN (SELECT column1 AS s, column2 AS pos, column3 AS rep, column4 AS off "
+                         f"FROM (VALUES {values}) v) p ON p.s = f.s")
+            params += firsts_params
+        days = ", ".join(f"({sql.date()}, {rank})" for _day, rank, _at in slots)
+        params += [connection.ops.adapt_datefield_value(day) for day, _rank, _at in slots]
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT * FROM ({sql}) items ORDER BY rank, automation_id, pos, invoice_id, rep "
-                           f"LIMIT %s OFFSET %s", [*params, stop - start, start])
+            cursor.execute(
+                f"SELECT u.automation_id, u.invoice_id, u.pos, u.rep, u.day FROM ({' UNION ALL '.join(parts)}) u "
+                f"JOIN (SELECT column1 AS d, column2 AS rank FROM (VALUES {days}) v) m ON m.d = u.day "
+                "ORDER BY m.rank, u.automation_id, u.pos, u.invoice_id, u.rep LIMIT %s OFFSET %s",
+                [*params, stop - start, start - skipped])
             rows = cursor.fetchall()
         invoices = Invoice.objects.select_related("contact").in_bulk({row[1] for row in rows})
+        sends_at = {day: at for day, _rank, at in slots}
+        steps = {pk: {step.position: step for step in steps} for pk, (_s, steps) in self.schedules.items()}
         page = []
-        for automation_id, invoice_id, position, repetition, day, _rank in rows:
+        for automation_id, invoice_id, position, repetition, day in rows:
             day = day if isinstance(day, dt.date) else dt.date.fromisoformat(day)
-            schedule, _steps = self.schedules[automation_id]
-            page.append(Upcoming(schedule, self.steps[automation_id][position], repetition, invoices[invoice_id], day,
-                                 self._sends_at[day]))
+            page.append(Upcoming(self.schedules[automation_id][0], steps[automation_id][position], repetition,
+                                 invoices[invoice_id], day, sends_at[day]))
         return page
 
 
