@@ -29,6 +29,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import overload
 
 from django.db import connection, transaction
 from django.db.models import CharField, DateTimeField, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
@@ -505,9 +506,24 @@ class ForecastList:
     def __len__(self) -> int:
         return self.count()
 
-    def __getitem__(self, key: slice) -> list[Upcoming]:
-        if not isinstance(key, slice) or key.step not in (None, 1):
-            raise TypeError("ForecastList takes a slice with no step")
+    def __iter__(self) -> Iterator[Upcoming]:
+        for start in range(0, self.count(), 500):
+            yield from self[start:start + 500]
+
+    @overload
+    def __getitem__(self, key: int) -> Upcoming: ...
+
+    @overload
+    def __getitem__(self, key: slice) -> list[Upcoming]: ...
+
+    def __getitem__(self, key: int | slice) -> Upcoming | list[Upcoming]:
+        if isinstance(key, int):
+            number = self.count()
+            if not -number <= key < number:
+                raise IndexError("forecast index out of range")
+            return self[key % number:key % number + 1][0]
+        if key.step not in (None, 1):
+            raise TypeError("ForecastList takes no slice step")
         start, stop, _step = key.indices(self.count())
         if stop <= start:
             return []

@@ -86,7 +86,8 @@ def with_progress(database: str) -> int:
     script = "from automations import reminders\nprint(reminders.scan())\n"
     from _common import manage
 
-    out = manage(child_env(database), "shell", "-c", script)
+    fired = manage(child_env(database), "shell", "-c", script).strip().splitlines()[-1]
+    print(f"{database}: one reminder scan fired {fired} step(s)", flush=True)
     with pg(database) as conn:
         conn.execute("VACUUM ANALYZE automations_reminderstate")
         return conn.execute("SELECT count(*) FROM automations_reminderstate").fetchone()[0]
@@ -131,13 +132,14 @@ def main() -> None:
                     conn.execute(sql)
     keys = [f"{name}_{part}" for name in ("first", "middle", "last") for part in ("count_s", "slice_s", "s")]
     med = {key: median(r[key] for r in runs) for key in keys}
+    checks = "-" if "same" not in runs[0] else "same as forecast()" if runs[0]["same"] else "MISMATCH"
     print()
     print(table(["invoices", "progress rows", "items (30 days)", "count s", "page 1 slice s", "middle slice s",
                  "last slice s", "request page 1 s", "request middle s", "request last s", "checks"],
                 [[f"{invoices:,}", f"{progress:,}", f"{runs[0]['count']:,}", f"{med['first_count_s']:.3f}",
                   f"{med['first_slice_s']:.3f}", f"{med['middle_slice_s']:.3f}", f"{med['last_slice_s']:.3f}",
                   f"{med['first_s']:.3f}", f"{med['middle_s']:.3f}", f"{med['last_s']:.3f}",
-                  {True: "same as forecast()", False: "MISMATCH"}.get(runs[0].get("same"), "-")]]))
+                  checks]]))
     path = write_results("forecast", {"invoices": invoices, "progress": progress, "runs": runs, "medians": med})
     print(f"\nwritten to {path}")
 

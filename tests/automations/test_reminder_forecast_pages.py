@@ -88,13 +88,15 @@ def test_the_pages_are_the_whole_forecasts_slices_in_the_same_order(busy_forecas
         assert len(whole) > 60
 
         assert pages.count() == len(pages) == len(whole)
-        paginator = Paginator(pages, 7)
+        paginator: Paginator[reminders.Upcoming] = Paginator(pages, 7)
         assert paginator.count == len(whole) and paginator.num_pages > 8
         for number in paginator.page_range:
             page = paginator.page(number)
             assert [key(item) for item in page.object_list] == whole[(number - 1) * 7:number * 7], number
         assert [key(item) for item in pages[0:len(whole)]] == whole
         assert pages[len(whole):len(whole) + 5] == []
+        assert [key(pages[3]), key(pages[-1])] == [whole[3], whole[-1]]
+        assert [key(item) for item in pages] == whole
 
         for automation in busy_forecast.values():
             one = [key(item) for item in reminders.forecast(today=TODAY, automation=automation)]
