@@ -432,6 +432,15 @@ class ForecastList:
         self.pairs = {pk: [pair for pair in _pairs(steps) if pair[3] <= days - 1] for pk, (_s, steps) in self.schedules.items()}
         self._per_rank: list[int] | None = None
         self._days: list[tuple[dt.date, int, dt.datetime]] | None = None
+        self._total: int | None = None
+        self._expected: tuple[int, int] | None = None
+        self._prefetched: tuple[int, int, list[tuple]] | None = None
+
+    def expect(self, start: int, stop: int) -> ForecastList:
+        """Say which slice will be asked for (the page the request wants): the count then fetches
+        it along, in one query that reads the invoices once."""
+        self._expected = (start, stop)
+        return self
 
     def _slots(self) -> list[tuple[dt.date, int, dt.datetime]]:
         """Each day of the forecast with the moment its emails go out and that moment's rank
@@ -501,7 +510,47 @@ class ForecastList:
         return self._per_rank
 
     def count(self) -> int:
-        return sum(self._counts())
+        if self._total is None and self._expected is not None and self.schedules:
+            self._count_with_page(*self._expected)
+        if self._total is None:
+            self._total = sum(self._counts())
+        return self._total
+
+    def _count_with_page(self, start: int, stop: int) -> None:
+        """The number of items and the rows of the slice [start:stop] in one query: the invoices'
+        first days computed once, the items per sending moment counted, and only the items of the
+        moments the slice falls in numbered in order. Nothing when the slice is past the end."""
+        sql = _Sql()
+        firsts, params, pairs = [], [], []
+        for pk in self.schedules:
+            part, part_params = self._firsts(pk)
+            firsts.append(f"SELECT {pk} AS automation_id, x.invoice_id, x.s, x.first FROM ({part}) x")
+            params += part_params
+            pairs += [f"({pk}, {s}, {p}, {r}, {o})" for s, p, r, o in self.pairs[pk]]
+        slots = self._slots()
+        days = ", ".join(f"({sql.date()}, {rank})" for _day, rank, _at in slots)
+        params += [connection.ops.adapt_datefield_value(day) for day, _rank, _at in slots]
+        query = (
+            f"WITH f AS MATERIALIZED ({' UNION ALL '.join(firsts)}), "
+            "p AS (SELECT column1 AS automation_id, column2 AS s, column3 AS pos, column4 AS rep, column5 AS off "
+            f"FROM (VALUES {', '.join(pairs)}) v), "
+            f"m AS (SELECT column1 AS d, column2 AS rank FROM (VALUES {days}) v), "
+            f"items AS (SELECT f.automation_id, f.invoice_id, p.pos, p.rep, m.d AS day, m.rank FROM f "
+            f"JOIN p ON p.automation_id = f.automation_id AND p.s = f.s JOIN m ON m.d = {sql.plus('f.first', 'p.off')}), "
+            "counts AS (SELECT rank, COUNT(*) AS n FROM items GROUP BY rank), "
+            "ranks AS (SELECT rank, n, SUM(n) OVER (ORDER BY rank) - n AS before FROM counts), "
+            "wanted AS (SELECT rank, before FROM ranks WHERE before < %s AND before + n > %s), "
+            "numbered AS (SELECT i.*, ROW_NUMBER() OVER (ORDER BY i.rank, i.automation_id, i.pos, i.invoice_id, i.rep) "
+            "+ (SELECT MIN(before) FROM wanted) - 1 AS n FROM items i WHERE i.rank IN (SELECT rank FROM wanted)) "
+            "SELECT automation_id, invoice_id, pos, rep, day, (SELECT SUM(n) FROM counts) FROM numbered "
+            "WHERE n >= %s AND n < %s ORDER BY n"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(query, [*params, stop, start, start, stop])
+            rows = cursor.fetchall()
+        if rows:
+            self._total = int(rows[0][5])
+            self._prefetched = (start, min(stop, self._total), [row[:5] for row in rows])
 
     def __len__(self) -> int:
         return self.count()
@@ -527,6 +576,8 @@ class ForecastList:
         start, stop, _step = key.indices(self.count())
         if stop <= start:
             return []
+        if self._prefetched is not None and self._prefetched[:2] == (start, stop):
+            return self._upcoming(self._prefetched[2])
         # Only the sending moments the slice falls in: their days, and the items before them.
         per_rank, before, ranks = self._counts(), 0, set()
         for rank, number in enumerate(per_rank):
@@ -553,8 +604,13 @@ class ForecastList:
                 "ORDER BY m.rank, u.automation_id, u.pos, u.invoice_id, u.rep LIMIT %s OFFSET %s",
                 [*params, stop - start, start - skipped])
             rows = cursor.fetchall()
+        return self._upcoming(rows)
+
+    def _upcoming(self, rows: list[tuple]) -> list[Upcoming]:
+        """The items of `rows` (automation, invoice, step position, repetition, day), their
+        invoices (and contacts) loaded in one query."""
         invoices = Invoice.objects.select_related("contact").in_bulk({row[1] for row in rows})
-        sends_at = {day: at for day, _rank, at in slots}
+        sends_at = {day: at for day, _rank, at in self._slots()}
         steps = {pk: {step.position: step for step in steps} for pk, (_s, steps) in self.schedules.items()}
         page = []
         for automation_id, invoice_id, position, repetition, day in rows:

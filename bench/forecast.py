@@ -9,8 +9,9 @@ Uses the database bench/reminder_scan.py builds (`inv_bench_scan`, or `inv_bench
 is (build it with that script first; this one never rebuilds it) and its schedule "Bench: 3-step
 dunning" (−3, +7, +21 days, then every 14 days at most 3 times). Each run is a fresh child process:
 one cold count (imports, holiday tables), then three page requests as the view makes them, each a
-new `forecast_pages()`, its count (`len()`: one grouped query) and its slice (one ORDER BY … LIMIT/
-OFFSET query over the sending moments the page falls in, the page's invoices loaded): page 1, a
+new `forecast_pages()` told which page comes (`expect`), its count (`len()`: one query that also
+fetches the page: the invoices' first days once, the items counted per sending moment, only those
+of the moments the page falls in numbered) and its slice (the page's invoices loaded): page 1, a
 middle page, the last page. 3 runs; medians.
 """
 
@@ -51,7 +52,7 @@ def child(check: bool) -> None:
     for name, start in (("first", 0), ("middle", middle), ("last", last)):
         # One page request as the view makes it: a new forecast, its count, its page.
         started = time.perf_counter()
-        pages = reminders.forecast_pages()
+        pages = reminders.forecast_pages().expect(start, start + PER_PAGE)
         pages.count()
         counted = time.perf_counter()
         items = pages[start:start + PER_PAGE]

@@ -106,6 +106,22 @@ def test_the_pages_are_the_whole_forecasts_slices_in_the_same_order(busy_forecas
             assert [key(item) for item in paged[0:len(one)]] == one
 
 
+def test_a_page_request_counts_and_fetches_its_page_in_one_query_with_the_same_result(busy_forecast,
+                                                                                     django_assert_max_num_queries):
+    with time_machine.travel(dt.datetime.combine(TODAY, dt.time(7), tzinfo=BERLIN), tick=False):
+        whole = [key(item) for item in reminders.forecast(today=TODAY)]
+        for number in (1, 2, 5, len(whole) // 9 + 1):  # the last page is short
+            pages = reminders.forecast_pages(today=TODAY).expect((number - 1) * 9, number * 9)
+            paginator: Paginator[reminders.Upcoming] = Paginator(pages, 9)
+            with django_assert_max_num_queries(3):  # the profile, the count with the page, its invoices
+                page = paginator.page(number)
+                items = [key(item) for item in page.object_list]
+            assert paginator.count == len(whole) and items == whole[(number - 1) * 9:number * 9], number
+        # Expecting a page past the end: the count alone, the slice asked for apart.
+        pages = reminders.forecast_pages(today=TODAY).expect(len(whole) + 9, len(whole) + 18)
+        assert len(pages) == len(whole) and [key(item) for item in pages[9:18]] == whole[9:18]
+
+
 def test_the_page_loads_only_its_own_invoices(busy_forecast, django_assert_max_num_queries):
     pages = reminders.forecast_pages(today=TODAY)
     pages.count()
