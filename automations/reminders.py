@@ -530,23 +530,30 @@ class ForecastList:
         slots = self._slots()
         days = ", ".join(f"({sql.date()}, {rank})" for _day, rank, _at in slots)
         params += [connection.ops.adapt_datefield_value(day) for day, _rank, _at in slots]
+        # f: each invoice's start and first day (the invoices read once); g: how many share both;
+        # buckets: the items per (sending moment, automation, step) from g, in the page order, with
+        # the number of items before each; the page's rows come from the buckets it falls in only.
         query = (
             f"WITH f AS MATERIALIZED ({' UNION ALL '.join(firsts)}), "
+            "g AS (SELECT automation_id, s, first, COUNT(*) AS n FROM f GROUP BY automation_id, s, first), "
             "p AS (SELECT column1 AS automation_id, column2 AS s, column3 AS pos, column4 AS rep, column5 AS off "
             f"FROM (VALUES {', '.join(pairs)}) v), "
             f"m AS (SELECT column1 AS d, column2 AS rank FROM (VALUES {days}) v), "
-            f"items AS (SELECT f.automation_id, f.invoice_id, p.pos, p.rep, m.d AS day, m.rank FROM f "
-            f"JOIN p ON p.automation_id = f.automation_id AND p.s = f.s JOIN m ON m.d = {sql.plus('f.first', 'p.off')}), "
-            "counts AS (SELECT rank, COUNT(*) AS n FROM items GROUP BY rank), "
-            "ranks AS (SELECT rank, n, SUM(n) OVER (ORDER BY rank) - n AS before FROM counts), "
-            "wanted AS (SELECT rank, before FROM ranks WHERE before < %s AND before + n > %s), "
-            "numbered AS (SELECT i.*, ROW_NUMBER() OVER (ORDER BY i.rank, i.automation_id, i.pos, i.invoice_id, i.rep) "
-            "+ (SELECT MIN(before) FROM wanted) - 1 AS n FROM items i WHERE i.rank IN (SELECT rank FROM wanted)) "
-            "SELECT automation_id, invoice_id, pos, rep, day, (SELECT SUM(n) FROM counts) FROM numbered "
-            "WHERE n >= %s AND n < %s ORDER BY n"
+            "gi AS (SELECT g.automation_id, g.s, g.first, p.pos, p.rep, m.d AS day, m.rank, g.n FROM g "
+            f"JOIN p ON p.automation_id = g.automation_id AND p.s = g.s JOIN m ON m.d = {sql.plus('g.first', 'p.off')}), "
+            "buckets AS (SELECT rank, automation_id, pos, SUM(n) AS n FROM gi GROUP BY rank, automation_id, pos), "
+            "placed AS (SELECT rank, automation_id, pos, n, "
+            "SUM(n) OVER (ORDER BY rank, automation_id, pos) - n AS before FROM buckets), "
+            "wanted AS (SELECT rank, automation_id, pos, before FROM placed WHERE before < %s AND before + n > %s), "
+            "sel AS (SELECT gi.* FROM gi JOIN wanted w ON w.rank = gi.rank AND w.automation_id = gi.automation_id "
+            "AND w.pos = gi.pos) "
+            "SELECT sel.automation_id, f.invoice_id, sel.pos, sel.rep, sel.day, (SELECT SUM(n) FROM buckets) "
+            "FROM f JOIN sel ON sel.automation_id = f.automation_id AND sel.s = f.s AND sel.first = f.first "
+            "ORDER BY sel.rank, sel.automation_id, sel.pos, f.invoice_id, sel.rep "
+            "LIMIT %s OFFSET (SELECT COALESCE(%s - MIN(before), 0) FROM wanted)"
         )
         with connection.cursor() as cursor:
-            cursor.execute(query, [*params, stop, start, start, stop])
+            cursor.execute(query, [*params, stop, start, stop - start, start])
             rows = cursor.fetchall()
         if rows:
             self._total = int(rows[0][5])
