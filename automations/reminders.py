@@ -552,7 +552,12 @@ class ForecastList:
             "ORDER BY sel.rank, sel.automation_id, sel.pos, f.invoice_id, sel.rep "
             "LIMIT %s OFFSET (SELECT COALESCE(%s - MIN(before), 0) FROM wanted)"
         )
-        with connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # The planner cannot know how many invoices share a start and first day, guesses one,
+                # and loops over all invoices per bucket row; hashing is right at every size.
+                cursor.execute("SET LOCAL enable_nestloop = off")
+                cursor.execute("SET LOCAL work_mem = '32MB'")
             cursor.execute(query, [*params, stop, start, stop - start, start])
             rows = cursor.fetchall()
         if rows:
