@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from contextlib import nullcontext
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import overload
@@ -552,8 +553,9 @@ class ForecastList:
             "ORDER BY sel.rank, sel.automation_id, sel.pos, f.invoice_id, sel.rep "
             "LIMIT %s OFFSET (SELECT COALESCE(%s - MIN(before), 0) FROM wanted)"
         )
-        with transaction.atomic(), connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
+        postgres = connection.vendor == "postgresql"
+        with transaction.atomic() if postgres else nullcontext(), connection.cursor() as cursor:
+            if postgres:
                 # The planner cannot know how many invoices share a start and first day, guesses one,
                 # and loops over all invoices per bucket row; hashing is right at every size.
                 cursor.execute("SET LOCAL enable_nestloop = off")
