@@ -20,7 +20,8 @@ on, in one transaction, without any invoice passing through Python (PostgreSQL).
 * a changed due date starts the schedule again (the progress is for the old date).
 
 The same eligibility questions answer "what will go out in the next 30 days" (`forecast`) and
-"why does or doesn't this invoice get a reminder" (`explain`).
+"why does or doesn't this invoice get a reminder" (`explain`). The forecast page pages it in the
+database (`forecast_pages`: the same items in the same order, counted and cut out by SQL).
 """
 
 from __future__ import annotations
