@@ -196,7 +196,7 @@ def reminder_forecast(request: HttpRequest) -> HttpResponse:
     items = reminders.forecast_pages(days=FORECAST_DAYS, automation=automation)
     # The page asked for comes with the count, in one query (past the end: the last page, fetched apart).
     number = request.GET.get("page", "")
-    wanted = int(number) if number.isdigit() and int(number) > 0 else 1
+    wanted = int(number) if number.isdigit() and int(number) > 0 else 1  # (0: the last page, fetched apart)
     items.expect((wanted - 1) * FORECAST_PER_PAGE, wanted * FORECAST_PER_PAGE)
     page = paginate(request, items, per_page=FORECAST_PER_PAGE)  # type: ignore[arg-type]
     return render(request, "automations/reminder_forecast.html", {

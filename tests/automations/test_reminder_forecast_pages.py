@@ -138,3 +138,20 @@ def test_no_active_schedule_no_forecast():
     invoice(1)
     pages = reminders.forecast_pages(today=TODAY)
     assert len(pages) == 0 and pages[0:50] == []
+
+
+def test_the_forecast_page_shows_the_forecasts_slices_also_past_the_end(busy_forecast, client):
+    from django.urls import reverse
+
+    from tests.base import make_owner
+
+    with time_machine.travel(dt.datetime.combine(TODAY, dt.time(7), tzinfo=BERLIN), tick=False):
+        client.force_login(make_owner())
+        whole = [key(item) for item in reminders.forecast(today=TODAY)]
+        url = reverse("automations:reminder-forecast")
+        last = (len(whole) - 1) // 50 + 1
+        for asked, shown in (("1", 1), (str(last), last), ("999", last), ("0", last), ("x", 1)):
+            response = client.get(url, {"page": asked})
+            assert response.status_code == 200
+            assert response.context["page"].number == shown and response.context["page"].paginator.count == len(whole)
+            assert [key(item) for item in response.context["items"]] == whole[(shown - 1) * 50:shown * 50], asked
