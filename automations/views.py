@@ -186,13 +186,18 @@ FORECAST_PER_PAGE = 50
 
 def reminder_forecast(request: HttpRequest) -> HttpResponse:
     """What the reminder schedules will send in the next 30 days (if nothing is paid or paused
-    meanwhile): automation, step, customer, invoice, when; from `reminders.forecast`, paginated."""
+    meanwhile): automation, step, customer, invoice, when; `reminders.forecast` paginated in the
+    database (`forecast_pages`: only the page's items are built)."""
     schedules = Automation.objects.filter(trigger__in=SCHEDULE_TRIGGERS).order_by("name", "pk")
     automation = None
     chosen = request.GET.get("automation", "")
     if chosen.isdigit():
         automation = schedules.filter(pk=int(chosen)).first()
-    items = reminders.forecast(days=FORECAST_DAYS, automation=automation)
+    items = reminders.forecast_pages(days=FORECAST_DAYS, automation=automation)
+    # The page asked for comes with the count, in one query (past the end: the last page, fetched apart).
+    number = request.GET.get("page", "")
+    wanted = int(number) if number.isdigit() and int(number) > 0 else 1  # (0: the last page, fetched apart)
+    items.expect((wanted - 1) * FORECAST_PER_PAGE, wanted * FORECAST_PER_PAGE)
     page = paginate(request, items, per_page=FORECAST_PER_PAGE)  # type: ignore[arg-type]
     return render(request, "automations/reminder_forecast.html", {
         "page": page, "items": page.object_list, "schedules": schedules, "automation": automation,
