@@ -216,6 +216,8 @@ def _next_days(automation: Automation, steps: list[ReminderStep], invoice: Invoi
     by the scan's own rules: the step's day from the due date, and its interval after the step
     before it (which fires no earlier than today)."""
     if state is not None and state.due_date == invoice.due_date:
+        if state.position >= len(steps):
+            return  # the schedule lost steps since its last one fired here: none is left to come
         index, repetition, last = state.position, state.repeats, timezone.localdate(state.fired_at)
     else:
         index, repetition, last = -1, 0, None

@@ -312,3 +312,27 @@ def test_the_digest_held_for_the_sending_hours_leaves_out_an_invoice_paid_meanwh
     assert mail.outbox[0].subject == "Reminder: 1 open invoice(s)"
     assert still_open.number in mail.outbox[0].body and paid_meanwhile.number not in mail.outbox[0].body
     assert Run.objects.get(event__invoice=grace_paid).status == "skipped"
+
+
+def test_a_schedule_that_lost_steps_after_they_fired_forecasts_and_explains_nothing_more_for_that_invoice():
+    automation = schedule(task_step("Friendly", 3), task_step("1. Mahnung", 14), task_step("2. Mahnung", 28))
+    ahead, behind = sent_invoice(), sent_invoice(due_date=DUE + dt.timedelta(days=20))
+    for day in (3, 17, 31):
+        scan_on(DUE + dt.timedelta(days=day))
+    assert [step for step, _repeat in fired(ahead)] == ["Friendly", "1. Mahnung", "2. Mahnung"]
+    assert [step for step, _repeat in fired(behind)] == ["Friendly"]
+    # The owner shortens the schedule to two steps, the last repeating: the invoice past them gets
+    # nothing more (no repetition of a step it never had), the other goes on with the second.
+    services.update_automation(automation=automation, steps=[
+        task_step("Friendly", 3), task_step("1. Mahnung", 14, repeat_every_days=7, repeat_times=2)])
+    today = DUE + dt.timedelta(days=32)
+    with time_machine.travel(at(today), tick=False):
+        upcoming = reminders.forecast(today=today)
+        assert {item.invoice for item in upcoming} == {behind} and upcoming[0].step.name == "1. Mahnung"
+        assert list(reminders.forecast_pages(today=today)[0:10]) == upcoming
+        (explained,) = reminders.explain(ahead, today=today)
+        assert "No reminder will go out: all its steps have been sent." in explained.text
+    # And the scan agrees: weeks later, nothing more for the invoice past the steps.
+    for day in (40, 50, 60):
+        scan_on(DUE + dt.timedelta(days=day))
+    assert len(fired(ahead)) == 3
