@@ -8,8 +8,10 @@ history: they can be read, not added or changed, and only superusers may delete 
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -165,10 +167,12 @@ class AutomationAdmin(ServiceErrorsMixin, admin.ModelAdmin):
         for automation in queryset:
             services.delete_automation(automation=automation, by=request.user)
 
-    def _switch(self, request: HttpRequest, queryset: QuerySet[Automation], active: bool) -> None:
+    def _switch(self, request: HttpRequest, queryset: QuerySet[Automation], active: bool,
+                include_backlog: bool = False) -> None:
         run_service_on_each(
             self, request, queryset,
-            lambda automation: services.set_automation_active(automation=automation, active=active, by=request.user),
+            lambda automation: services.set_automation_active(automation=automation, active=active,
+                                                              include_backlog=include_backlog, by=request.user),
             lambda n: (
                 ngettext("%(count)d automation switched on.", "%(count)d automations switched on.", n)
                 if active
@@ -177,8 +181,25 @@ class AutomationAdmin(ServiceErrorsMixin, admin.ModelAdmin):
         )
 
     @admin.action(description=_("Switch on"), permissions=["change"])
-    def switch_on(self, request: HttpRequest, queryset: QuerySet[Automation]) -> None:
-        self._switch(request, queryset, True)
+    def switch_on(self, request: HttpRequest, queryset: QuerySet[Automation]) -> TemplateResponse | None:
+        # As in the app: a reminder schedule switched on first asks whether the invoices already
+        # past its first step enter it, with their count (one answer for all the selected ones).
+        backlog = request.POST.get("backlog")
+        schedules = [a for a in queryset if a.trigger in SCHEDULE_TRIGGERS and not a.is_active]
+        if schedules and backlog not in ("new", "all"):
+            for automation in schedules:
+                automation.backlog_count = reminders.backlog(automation)
+            return TemplateResponse(request, "automations/admin/switch_on_backlog.html", {
+                **self.admin_site.each_context(request),
+                "title": _("Switch on"),
+                "opts": self.model._meta,
+                "schedules": schedules,
+                "total": sum(a.backlog_count for a in schedules),
+                "selected": [a.pk for a in queryset],
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            })
+        self._switch(request, queryset, True, include_backlog=backlog == "all")
+        return None
 
     @admin.action(description=_("Switch off"), permissions=["change"])
     def switch_off(self, request: HttpRequest, queryset: QuerySet[Automation]) -> None:

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.contrib.messages import ERROR, SUCCESS
 from django.urls import reverse
 from django.utils import timezone
 
 from automations import services
+from core.dates import business_today
 from automations.models import SETTINGS_FIELDS
 from automations.models import Action, Automation, Event, Run, RunAction
 from tests.base import make_invoice, make_outsider, make_owner, make_team_member
@@ -261,6 +264,39 @@ def test_switch_off_action_switches_off_and_reports_those_already_off(client, ow
     messages = _messages(response)
     assert (SUCCESS, "1 automation switched off.") in messages
     assert (ERROR, "The automation “Off one” is already off.") in messages
+
+
+def test_switching_on_a_reminder_schedule_in_the_admin_asks_about_the_invoices_already_overdue(client, owner):
+    today = business_today()
+    dunning = services.create_automation(
+        name="Dunning", trigger="invoice_due", frequency="unlimited", is_active=False,
+        steps=[{"name": "Reminder", "days": 3, "actions": [{"kind": "create_task", "title": "Call"}]}])
+    plain = make_automation("Plain")
+    for days_late in (10, 20):
+        make_invoice(status="sent", issue_date=today - dt.timedelta(days=40),
+                     due_date=today - dt.timedelta(days=days_late))
+    question = client.post(reverse("admin:automations_automation_changelist"),
+                           {"action": "switch_on", "_selected_action": [dunning.pk, plain.pk]})
+    assert question.status_code == 200
+    page = question.content.decode()
+    assert "“Dunning”: 2 open invoices already past the first step" in page
+    assert "Also the 2 overdue invoices" in page and "Plain" not in page
+    dunning.refresh_from_db()
+    plain.refresh_from_db()
+    assert not dunning.is_active and not plain.is_active, "nothing is switched on before the answer"
+
+    answer = client.post(reverse("admin:automations_automation_changelist"),
+                         {"action": "switch_on", "_selected_action": [dunning.pk, plain.pk], "backlog": "all"},
+                         follow=True)
+    assert (SUCCESS, "2 automations switched on.") in _messages(answer)
+    dunning.refresh_from_db()
+    assert dunning.is_active and dunning.schedule_from is None, "the overdue invoices enter the schedule"
+
+    services.set_automation_active(automation=dunning, active=False)
+    client.post(reverse("admin:automations_automation_changelist"),
+                {"action": "switch_on", "_selected_action": [dunning.pk], "backlog": "new"})
+    dunning.refresh_from_db()
+    assert dunning.is_active and dunning.schedule_from == today, "only invoices due from today on"
 
 
 def test_saving_a_stale_change_page_again_shows_an_error_not_a_server_error(client, owner):
