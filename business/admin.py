@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
 
 from core.admin import ServiceErrorsMixin
@@ -13,6 +14,7 @@ class BusinessProfileAdmin(ServiceErrorsMixin, admin.ModelAdmin):
     settings page saves it."""
 
     list_display = ("legal_name", "city", "country", "vat_id", "tax_number", "updated_at")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # noqa: RUF012
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return not BusinessProfile.objects.exists() and super().has_add_permission(request)

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from .models import Attempt, Delivery, Subscription
 
@@ -7,6 +8,7 @@ from .models import Attempt, Delivery, Subscription
 class SubscriptionAdmin(admin.ModelAdmin):
     list_display = ("url", "description", "is_active", "consecutive_failures", "created_at")
     list_filter = ("is_active",)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # noqa: RUF012
     readonly_fields = ("secret", "consecutive_failures", "disabled_reason", "created_by", "created_at", "updated_at")
 
 

@@ -22,7 +22,7 @@ from .models import Delivery, DeliveryStatus, Subscription
 def subscription_list(request: HttpRequest) -> HttpResponse:
     rows = Subscription.objects.annotate(
         failed=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.FAILED)),
-        pending=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.PENDING)))
+        pending=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.PENDING))).order_by("url", "pk")
     page = paginate(request, rows)
     return render(request, "webhooks/list.html", {"page_obj": page, "subscriptions": page.object_list})
 
