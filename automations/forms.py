@@ -383,7 +383,17 @@ TIMING_CHOICES = [(BEFORE, _("days before the due date")), (ON, _("on the due da
 EMAIL_FIELDS = ("subject", "body", "subject_de", "body_de", "sender_name", "reply_to", "digest")
 # The step form's fields, as the builder stores and posts them.
 STEP_FIELDS = ("name", "timing", "days", "repeat", "repeat_every_days", "repeat_times", *EMAIL_FIELDS,
-               "task_title", "task_due_in_days", "fee", "interest")
+               "task_title", "task_due_in_days", "task_assignee", "move_to", "fee", "interest")
+# The kinds of action a step of the builder has a place for (one of each).
+STEP_KINDS = (ActionKind.SEND_EMAIL, ActionKind.CREATE_TASK, ActionKind.MOVE_CARD, ActionKind.CHARGE_FEE,
+              ActionKind.CHARGE_INTEREST)
+
+
+class WorkflowStepChoiceField(StepChoiceField):
+    """A step of any workflow, named with its workflow: "Collections: Reminded"."""
+
+    def label_from_instance(self, step: Step) -> str:
+        return f"{step.workflow.name}: {step.name}"
 
 
 class ScheduleStepForm(forms.Form):
@@ -414,6 +424,12 @@ class ScheduleStepForm(forms.Form):
                                  help_text=_("The task's title; empty: no task."))
     task_due_in_days = forms.IntegerField(label=_("Task due in (days)"), required=False,
                                           widget=forms.NumberInput(attrs={"min": 0, "step": 1}))
+    task_assignee = AssigneeChoiceField(label=_("Assign the task to"), queryset=None, required=False,
+                                        empty_label=_("The whole team"))
+    move_to = WorkflowStepChoiceField(
+        label=_("Move the customer's card to"), queryset=Step.objects.none(), required=False,
+        empty_label=_("Do not move the card"),
+        help_text=_("The contact's card on that workflow board moves to this step (it is added if it is not there)."))
     fee = forms.DecimalField(label=_("Charge a reminder fee"), required=False, max_digits=8, decimal_places=2,
                              help_text=_("A fixed amount, booked as an invoice of its own; empty: no fee."))
     interest = forms.BooleanField(
@@ -425,6 +441,11 @@ class ScheduleStepForm(forms.Form):
         for name in ("subject", "body", "subject_de", "body_de", "sender_name", "task_title"):
             self.fields[name].widget.attrs["data-placeholder-target"] = ""
         self.fields["timing"].widget.attrs["class"] = "form-select"
+        self.fields["task_assignee"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
+        self.fields["move_to"].queryset = Step.objects.select_related("workflow").order_by(
+            "workflow__name", "position", "pk")
+        for name in ("task_assignee", "move_to"):
+            self.fields[name].widget.attrs["class"] = "form-select"
 
     # The step as the services take it --------------------------------------------------------
 
@@ -446,7 +467,10 @@ class ScheduleStepForm(forms.Form):
                                            for name in EMAIL_FIELDS}}))
         if data.get("task_title"):
             actions.append(("task_title", {"kind": ActionKind.CREATE_TASK, "title": data["task_title"],
-                                           "due_in_days": data.get("task_due_in_days")}))
+                                           "due_in_days": data.get("task_due_in_days"),
+                                           "assignee": data.get("task_assignee")}))
+        if data.get("move_to") is not None:
+            actions.append(("move_to", {"kind": ActionKind.MOVE_CARD, "step": data["move_to"]}))
         if data.get("fee") is not None:
             actions.append(("fee", {"kind": ActionKind.CHARGE_FEE, "fee": data["fee"]}))
         if data.get("interest"):
@@ -465,7 +489,7 @@ class ScheduleStepForm(forms.Form):
 
     FIELD_OF = {"subject": "subject", "body": "body", "subject_de": "subject_de", "body_de": "body_de",
                 "sender_name": "sender_name", "reply_to": "reply_to", "digest": "digest", "title": "task_title",
-                "due_in_days": "task_due_in_days", "fee": "fee"}
+                "due_in_days": "task_due_in_days", "assignee": "task_assignee", "step": "move_to", "fee": "fee"}
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -497,7 +521,8 @@ class ScheduleStepForm(forms.Form):
                     self.add_error(target, message)
         if not step["actions"]:
             self.add_error(None, ValidationError(
-                _("Give this step something to do: an email, a task, a fee or interest."), code="no_actions"))
+                _("Give this step something to do: an email, a task, a card move, a fee or interest."),
+                code="no_actions"))
         for field, action in self.action_dicts():
             _action, errors = services.build_action(action)
             for name, messages in errors.items():
@@ -532,7 +557,7 @@ ScheduleFormSet = formset_factory(ScheduleStepForm, formset=BaseScheduleFormSet,
 
 def step_rows(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A schedule's steps as the services take them (or as saved) → the builder's step form values.
-    Actions the builder has no place for (a second email, a card move) are left out; `values_of`
+    Actions the builder has no place for (a second email, a webhook call) are left out; `values_of`
     refuses to open such a schedule in the builder."""
     rows = []
     for step in steps:
@@ -547,7 +572,10 @@ def step_rows(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if kind == ActionKind.SEND_EMAIL:
                 row.update({name: action.get(name) or ("" if name != "digest" else False) for name in EMAIL_FIELDS})
             elif kind == ActionKind.CREATE_TASK:
-                row.update(task_title=action.get("title", ""), task_due_in_days=action.get("due_in_days"))
+                row.update(task_title=action.get("title", ""), task_due_in_days=action.get("due_in_days"),
+                           task_assignee=action.get("assignee"))
+            elif kind == ActionKind.MOVE_CARD:
+                row["move_to"] = action.get("step")
             elif kind == ActionKind.CHARGE_FEE:
                 row["fee"] = action.get("fee")
             elif kind == ActionKind.CHARGE_INTEREST:
@@ -557,12 +585,11 @@ def step_rows(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def fits_builder(steps: list[dict[str, Any]]) -> bool:
-    """Whether each step's actions fit the builder's places: at most one of each, no card move."""
+    """Whether each step's actions fit the builder's places: at most one of each kind it has a place
+    for (an email, a task, a card move, a fee, interest)."""
     for step in steps:
         kinds = [action.get("kind") for action in step.get("actions", [])]
-        if len(kinds) != len(set(kinds)) or ActionKind.MOVE_CARD in kinds:
-            return False
-        if any(action.get("kind") == ActionKind.CREATE_TASK and action.get("assignee") for action in step["actions"]):
+        if len(kinds) != len(set(kinds)) or any(kind not in STEP_KINDS for kind in kinds):
             return False
     return True
 

@@ -224,8 +224,8 @@ def values_of(automation: Automation) -> dict[str, Any]:
         steps = schedule_steps_of(automation)
         if not fits_builder(steps):
             raise DoesNotFitBuilder(_(
-                "This reminder schedule has step actions the builder cannot show (more than one of a kind, a card "
-                "move or a task for one person). Change it in the admin or by exporting and importing it."))
+                "This reminder schedule has step actions the builder cannot show (more than one of a kind, or a "
+                "webhook call). Change it in the admin or by exporting and importing it."))
         return {"name": automation.name, "trigger": automation.trigger, "frequency": automation.frequency,
                 "steps": steps, "conditions": automation.conditions}
     actions = []

@@ -6,8 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from automations.models import Action, Automation, ReminderStep
@@ -343,3 +345,65 @@ def test_answering_the_switch_question_twice_switches_on_once_and_keeps_the_firs
     assert "is already on" in second.content.decode()
     automation.refresh_from_db()
     assert automation.is_active and automation.schedule_from is None
+
+
+# --- A step that moves the customer's card and gives a task to one person ----------------------
+
+
+@time_machine.travel(dt.datetime(2026, 6, 15, 10, 0, tzinfo=ZoneInfo("Europe/Berlin")), tick=False)  # a Monday
+def test_a_step_can_move_the_card_and_assign_its_task_and_the_scan_does_both(owner_client,
+                                                                           django_capture_on_commit_callbacks):
+    from automations import reminders
+    from automations.dispatch import dispatch_pending
+    from tasks.models import Task
+    from tests.base import make_team_member
+    from workflows.models import Card
+    from workflows.services import create_workflow
+
+    board = create_workflow(name="Collections", steps=["New", "Reminded", "Lawyer"])
+    reminded = board.steps.get(name="Reminded")
+    sam = make_team_member("sam")
+    builder = schedule_builder(owner_client, [FRIENDLY | {"move_to": str(reminded.pk), "task_title": "Call them",
+                                                          "task_assignee": str(sam.pk)}])
+    review = builder.get().content.decode()
+    assert "Collections" in review and "Reminded" in review and "sam" in review
+    builder.post("review", {"review-activate": "on", "review-backlog": "all"})
+    automation = Automation.objects.get()
+    step = automation.reminder_steps.get()
+    assert {(a.kind, a.step_id, a.assignee_id) for a in step.actions.all()} == {
+        ("send_email", None, None), ("move_card", reminded.pk, None), ("create_task", None, sam.pk)}
+
+    # Opened again in the builder, the step shows both (before, such a schedule was refused).
+    edit = Builder(owner_client, reverse("automations:automation-edit", args=[automation.pk]))
+    edit.next("name", {"name-name": "Dunning"})
+    edit.next("trigger", {"trigger-trigger": "invoice_due"})
+    _step, formset = edit.current()
+    assert str(formset.forms[0]["move_to"].value()) == str(reminded.pk)
+    assert str(formset.forms[0]["task_assignee"].value()) == str(sam.pk)
+
+    contact = make_contact(name="Ada Lovelace")
+    today = dt.date(2026, 6, 15)
+    invoice = make_invoice(contact=contact, status="sent", issue_date=today - dt.timedelta(days=30),
+                           due_date=today - dt.timedelta(days=5))
+    reminders.scan()
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch_pending()
+    assert Card.objects.get(workflow=board, contact=contact).step == reminded
+    task = Task.objects.get()
+    assert task.title == "Call them" and task.assignee == sam and task.invoice == invoice
+
+
+def test_a_card_move_to_a_step_deleted_meanwhile_is_shown_at_its_field(owner_client):
+    from workflows.services import create_workflow
+
+    board = create_workflow(name="Collections", steps=["New", "Reminded"])
+    reminded = board.steps.get(name="Reminded")
+    builder = Builder(owner_client, reverse("automations:automation-custom"))
+    builder.next("name", {"name-name": "Dunning"})
+    builder.next("trigger", {"trigger-trigger": "invoice_due"})
+    pk = reminded.pk
+    reminded.delete()
+    response = builder.post("schedule", step_post([FRIENDLY | {"move_to": str(pk)}]))
+    assert response.status_code == 200
+    forms, _non_form = response.context["wizard"]["form"].errors, None
+    assert "move_to" in forms[0], forms
