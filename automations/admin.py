@@ -13,13 +13,14 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.admin import ServiceErrorsMixin, run_service_on_each
 
 from . import reminders, services
-from .forms import ActionInlineForm, ActionInlineFormSet, AutomationAdminForm
+from .forms import ActionInlineForm, ActionInlineFormSet, AutomationAdminForm, ScheduleAdminForm
 from . import conditions
 from .models import Action, Automation, EmailEvent, Event, ReminderStep, Run, RunAction
 from .triggers import SCHEDULE_TRIGGERS
@@ -42,8 +43,9 @@ class ActionInline(admin.StackedInline):
 
 
 class ReminderStepInline(admin.TabularInline):
-    """A reminder schedule's steps with their actions, in words. They are changed in the builder (or
-    by JSON import), which checks a schedule as a whole: the steps' order, the repeats, the actions."""
+    """A reminder schedule's steps with their actions, in words. They are changed as a whole, which
+    checks the steps' order, the repeats, the actions: in the builder, by JSON import, or here in the
+    change form's JSON field (ScheduleAdminForm)."""
 
     model = ReminderStep
     fields = ["position", "name", "when", "repeat", "step_actions"]
@@ -51,7 +53,7 @@ class ReminderStepInline(admin.TabularInline):
     ordering = ["position"]
     extra = 0
     can_delete = False
-    verbose_name_plural = _("Schedule (change it with “Edit in the builder”)")
+    verbose_name_plural = _("Schedule (change it in the JSON above or with “Edit in the builder”)")
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -106,6 +108,16 @@ class AutomationAdmin(ServiceErrorsMixin, admin.ModelAdmin):
     def _is_schedule(obj: Automation | None) -> bool:
         return obj is not None and obj.trigger in SCHEDULE_TRIGGERS
 
+    def _edits_schedule(self, request, obj: Automation | None) -> bool:
+        # Its steps and conditions as JSON (ScheduleAdminForm); without permission to change, the
+        # page shows them in words only, as before.
+        return self._is_schedule(obj) and self.has_change_permission(request, obj)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if self._edits_schedule(request, obj):
+            kwargs["form"] = ScheduleAdminForm
+        return super().get_form(request, obj, change, **kwargs)
+
     def get_inlines(self, request, obj=None):
         # A reminder schedule's actions belong to its steps: shown with them, changed in the builder.
         return [ReminderStepInline] if self._is_schedule(obj) else [ActionInline]
@@ -113,7 +125,8 @@ class AutomationAdmin(ServiceErrorsMixin, admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         fields = list(super().get_fields(request, obj))
         if self._is_schedule(obj):
-            fields[fields.index("frequency") + 1:fields.index("frequency") + 1] = ["conditions_text", "schedule_from"]
+            after = ["conditions_text", "schedule_from"] + (["schedule_json"] if self._edits_schedule(request, obj) else [])
+            fields[fields.index("frequency") + 1:fields.index("frequency") + 1] = after
         return fields
 
     def get_readonly_fields(self, request, obj=None):
@@ -138,11 +151,16 @@ class AutomationAdmin(ServiceErrorsMixin, admin.ModelAdmin):
         formset = next((f for f in formsets if isinstance(f, ActionInlineFormSet)), None)
         fields = {name: form.cleaned_data[name] for name in ("name", "trigger", "frequency") if name in form.cleaned_data}
         # Without the inline (no permission on actions) the actions stay as they are.
-        actions = {} if formset is None else {"actions": formset.action_dicts()}
+        if formset is not None:
+            fields["actions"] = formset.action_dicts()
+        # A reminder schedule's steps and conditions, checked by ScheduleAdminForm: None if unchanged.
+        schedule = form.cleaned_data.get("schedule_json")
+        if schedule is not None:
+            fields |= {"steps": schedule["steps"], "conditions": schedule["conditions"]}
         if change:
-            automation = services.update_automation(automation=form.instance, by=request.user, **fields, **actions)
+            automation = services.update_automation(automation=form.instance, by=request.user, **fields)
         else:
-            automation = services.create_automation(actions=actions.get("actions", []), by=request.user, **fields)
+            automation = services.create_automation(by=request.user, **{"actions": [], **fields})
         for field in Automation._meta.concrete_fields:
             setattr(form.instance, field.attname, getattr(automation, field.attname))
         for other in formsets:
@@ -156,8 +174,16 @@ class AutomationAdmin(ServiceErrorsMixin, admin.ModelAdmin):
 
     def construct_change_message(self, request, form, formsets, add=False):
         message = super().construct_change_message(request, form, formsets, add)
+        # Stored in English, translated when shown (as Django stores the field labels).
+        with translation.override(None):
+            json_label, steps = str(ScheduleAdminForm.base_fields["schedule_json"].label), str(_("steps and conditions"))
+            actions = str(_("actions"))
+        for entry in message:
+            fields = entry.get("changed", {}).get("fields", [])
+            if json_label in fields:  # changed values, not only spacing (ScheduleJSONField)
+                fields[fields.index(json_label)] = steps
         if not add and any(f.has_changed() for f in formsets):
-            message.append({"changed": {"fields": [str(_("actions"))]}})
+            message.append({"changed": {"fields": [actions]}})
         return message
 
     def delete_model(self, request, obj: Automation) -> None:

@@ -138,7 +138,7 @@ def clean(conditions: Any) -> list[dict[str, Any]]:
     for n, condition in enumerate(conditions, start=1):
         if not isinstance(condition, dict) or set(condition) != {"field", "value"}:
             raise ConditionError(_("Condition %(n)d: give a “field” and a “value”.") % {"n": n})
-        field = FIELDS.get(condition["field"])
+        field = FIELDS.get(condition["field"]) if isinstance(condition["field"], str) else None
         if field is None:
             raise ConditionError(_("Condition %(n)d: “%(field)s” is not a condition; choose one of: %(choices)s.") % {
                 "n": n, "field": condition["field"], "choices": ", ".join(FIELDS)})

@@ -8,12 +8,14 @@ step of automations.wizard) do the same through `services.build_action`.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.forms import BaseFormSet, formset_factory
+from django.forms.fields import InvalidJSONInput
 from django.forms.formsets import TOTAL_FORM_COUNT
 from django.utils.translation import gettext_lazy as _
 
@@ -22,7 +24,7 @@ from invoices.models import Invoice, Language
 from webhooks.models import new_secret
 from workflows.models import Step, Workflow
 
-from . import conditions, services
+from . import conditions, portable, services
 from .models import SETTINGS_FIELDS, Action, ActionKind, Automation, ReminderStep
 from .actions import ACTIONS
 from .triggers import FREQUENCY_HELP, SCHEDULE_TRIGGERS, Frequency, Trigger
@@ -39,6 +41,64 @@ class AutomationAdminForm(forms.ModelForm):
         # the admin's actions inline has no steps.
         if "trigger" in self.fields:
             self.fields["trigger"].choices = [("", "---------"), *PLAIN_TRIGGERS]
+
+
+class ScheduleJSONField(forms.JSONField):
+    """JSON in a text area: shown pretty-printed as the JSON export writes it, the text as typed when
+    the form comes back with errors, a syntax error with its line and column. Changed means the
+    parsed values differ (not the spacing); a form without the field leaves the value as it is."""
+
+    widget = forms.Textarea(attrs={"class": "vLargeTextField", "rows": 24, "spellcheck": "false"})
+
+    def to_python(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if value.strip() == "":
+            return None
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(
+                _("This is not valid JSON: %(error)s at line %(line)d, column %(column)d."), code="invalid",
+                params={"error": exc.msg, "line": exc.lineno, "column": exc.colno}) from None
+        except (ValueError, RecursionError) as exc:  # a number of thousands of digits, nesting too deep
+            raise ValidationError(_("This is not valid JSON (%(error)s)."), code="invalid",
+                                  params={"error": exc}) from None
+
+    # Not sent at all (None; an emptied text area sends ""): left as it is.
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        return initial if data is None else InvalidJSONInput(data)  # shown back as typed
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        return data is not None and super().has_changed(initial, data)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, InvalidJSONInput):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+class ScheduleAdminForm(AutomationAdminForm):
+    """The admin's change form of a reminder schedule: its steps and conditions as JSON, in the
+    shape the JSON export writes them, checked by the import's rules (automations.portable). The
+    cleaned value is None when they did not change: then nothing of them is saved."""
+
+    schedule_json = ScheduleJSONField(
+        label=_("Steps and conditions (JSON)"), required=False,
+        help_text=_("As the JSON export writes them. When you save, they are checked as the import checks "
+                    "them; the list below shows the steps in words."))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial["schedule_json"] = portable.export_schedule(self.instance)
+
+    def clean_schedule_json(self) -> dict[str, Any] | None:
+        if "schedule_json" not in self.changed_data:
+            return None
+        try:
+            return portable.check_schedule(self.instance, self.cleaned_data["schedule_json"])
+        except portable.ImportInvalid as exc:
+            raise ValidationError(exc.problems) from None
 
 
 class ActionInlineForm(forms.ModelForm):

@@ -13,6 +13,9 @@ clashes with existing automations, and every automation through the same checks 
 `automations.services` — and reports every problem at once in one `ImportInvalid` (a DomainError).
 Only a file without problems is saved, in one transaction, through `create_automation` /
 `update_automation`: all of it or, if saving still fails, none of it.
+
+The admin edits one reminder schedule's "steps" and "conditions" in the same shape and checks them
+by the same rules (`export_schedule`, `check_schedule`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from django.utils.translation import ngettext
 from core.errors import DomainError
 from workflows.models import Step, Workflow
 
-from . import services
+from . import conditions, services
 from .models import SETTINGS_FIELDS, Action, Automation, ReminderStep
 from .triggers import SCHEDULE_TRIGGERS
 
@@ -66,6 +69,8 @@ _TEXT_KEYS = ("subject", "body", "subject_de", "body_de", "sender_name", "reply_
 MAX_AUTOMATIONS = 200
 # Which setting of the Action a key of the file ends up in (for not reporting one mistake twice).
 _SETTING_OF_KEY = {"workflow": "step"}
+# What of a reminder schedule the admin's change page edits as JSON (export_schedule / check_schedule).
+SCHEDULE_EDIT_KEYS = ("steps", "conditions")
 
 
 class ImportInvalid(DomainError):
@@ -130,6 +135,12 @@ def _export_automation(automation: Automation) -> dict[str, Any]:
     return data
 
 
+def export_schedule(automation: Automation) -> dict[str, Any]:
+    """A reminder schedule's steps and conditions, exactly as the export writes them."""
+    data = _export_automation(automation)
+    return {key: data[key] for key in SCHEDULE_EDIT_KEYS}
+
+
 def _export_action(action: Action) -> dict[str, Any]:
     data: dict[str, Any] = {"kind": action.kind}
     for key in ACTION_KEYS[action.kind]:
@@ -163,6 +174,18 @@ def import_automations(data: Any, *, by=None, replace: bool = False) -> list[Aut
 
 def validate_import(data: Any, *, replace: bool = False) -> list[PlannedAutomation]:
     """Check a parsed file without saving anything: what importing it would do, or `ImportInvalid`."""
+    problems: list[str] = []
+    planned = _check_file(data, problems)
+    problems.extend(_duplicate_names(planned))
+    problems.extend(_name_clashes(planned, replace=replace))
+    if problems:
+        raise ImportInvalid(problems)
+    return planned
+
+
+def _check_file(data: Any, problems: list[str]) -> list[PlannedAutomation]:
+    """Each automation of the file checked on its own (not yet against the others' names or the
+    database's), its problems added to `problems`; a file that cannot be checked raises ImportInvalid."""
     if not isinstance(data, list):
         raise ImportInvalid([_("The file must hold a list of automations (a JSON array), not %(type)s.") % {
             "type": _json_type(data)}])
@@ -174,15 +197,43 @@ def validate_import(data: Any, *, replace: bool = False) -> list[PlannedAutomati
         # Checked first: PostgreSQL cannot even look a name holding NUL up (a DataError).
         raise ImportInvalid([_("%(where)s: a text holds a NUL character (\\u0000), which cannot be stored; "
                                "remove it.") % {"where": _where(index, None)} for index in holding_nul])
-    problems: list[str] = []
     references = _References(data)
     planned = [_check_automation(index, item, references, problems) for index, item in enumerate(data, start=1)]
-    planned = [item for item in planned if item is not None]
-    problems.extend(_duplicate_names(planned))
-    problems.extend(_name_clashes(planned, replace=replace))
+    return [item for item in planned if item is not None]
+
+
+def check_schedule(automation: Automation, data: Any) -> dict[str, Any]:
+    """A reminder schedule's steps and conditions as `export_schedule` gives them, edited (in the
+    admin), checked by the import's rules as this automation of a file: the `steps` and `conditions`
+    for services.update_automation, or ImportInvalid. Its problems name the step and the action, not
+    the automation (it is this one)."""
+    if not isinstance(data, Mapping):
+        raise ImportInvalid([_('Give an object with "steps" and "conditions", not %(type)s.') % {
+            "type": _json_type(data)}])
+    unknown = [key for key in data if key not in SCHEDULE_EDIT_KEYS]
+    if unknown:
+        raise ImportInvalid([_('Unknown keys %(keys)s; give "steps" and "conditions" only.') % {
+            "keys": _quoted(unknown)}])
+    item = {key: value for key, value in _export_automation(automation).items() if key not in SCHEDULE_EDIT_KEYS}
+    item.update(data)
+    problems: list[str] = []
+    try:
+        planned = _check_file([item], problems)
+    except ImportInvalid as exc:
+        problems = exc.problems
     if problems:
-        raise ImportInvalid(problems)
-    return planned
+        raise ImportInvalid([_without_where(problem, automation.name) for problem in problems])
+    return {key: planned[0].fields[key] for key in SCHEDULE_EDIT_KEYS}
+
+
+def _without_where(problem: str, name: str) -> str:
+    """A problem of the only automation checked without "automation 1 (…)" before it."""
+    for where in (_where(1, name), _where(1, None)):
+        for separator in (": ", ", "):
+            if problem.startswith(where + separator):
+                rest = problem[len(where) + len(separator):]
+                return rest[:1].upper() + rest[1:]
+    return problem
 
 
 def _holds_nul(value: Any) -> bool:
@@ -348,6 +399,11 @@ def _check_automation(index: int, item: Any, references: _References,
             problems.append(_('%(where)s: "%(key)s" is missing.') % {"where": where, "key": "steps"})
         fields["steps"] = _check_steps(index, name, item.get("steps"), references, problems) if "steps" in item else []
         fields["conditions"] = item.get("conditions") or []
+        try:
+            conditions.clean(fields["conditions"])
+        except conditions.ConditionError as exc:
+            # As automations.services would refuse it (and _service_problems report it) on saving.
+            problems.append(f"{where}: {services._describe(Automation, 'conditions', [str(exc)])}")
         schedule_from = item.get("schedule_from")
         if schedule_from is not None:
             try:

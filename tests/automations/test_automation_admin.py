@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
+import time_machine
+from django.contrib.admin.models import LogEntry
 from django.contrib.messages import ERROR, SUCCESS
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from automations import services
+from automations import portable, reminders, services
 from core.dates import business_today
 from automations.models import SETTINGS_FIELDS
 from automations.models import Action, Automation, Event, Run, RunAction
@@ -322,3 +325,209 @@ def test_the_read_only_page_offers_a_team_member_no_edit_in_the_builder(client):
     client.force_login(make_owner("boss"))
     page = client.get(url).content.decode()
     assert "Edit in the builder" in page and reverse("automations:automation-edit", args=[automation.pk]) in page
+
+
+# --- A reminder schedule's steps and conditions as JSON -------------------------------------------
+
+DUE = dt.date(2026, 6, 10)  # a Wednesday
+
+
+def task_step(name: str, days: int, **repeat) -> dict:
+    return {"name": name, "days": days, **repeat, "actions": [{"kind": "create_task", "title": f"{name}: call"}]}
+
+
+def make_schedule() -> Automation:
+    return services.create_automation(
+        name="Dunning", trigger="invoice_due", frequency="unlimited", is_active=True, include_backlog=True,
+        steps=[task_step("Friendly", 3)], conditions=[{"field": "amount_due", "value": "10.00"}])
+
+
+def shown_form_data(response) -> dict:
+    """The POST data of the change page as shown (what a browser sends when saving it unedited)."""
+    data = {}
+    forms = [response.context["adminform"].form]
+    for inline in response.context["inline_admin_formsets"]:
+        forms += [inline.formset.management_form, *inline.formset.forms]
+    for form in forms:
+        for name in form.fields:
+            value = form[name].value()
+            data[form.add_prefix(name)] = "" if value is None else value
+    return data
+
+
+def change_schedule(client, automation: Automation, edit=None, **fields):
+    """Open the schedule's change page, edit its JSON (`edit` gets the parsed JSON and returns the
+    new one or a text), and save."""
+    url = reverse("admin:automations_automation_change", args=[automation.pk])
+    data = shown_form_data(client.get(url)) | fields
+    if edit is not None:
+        edited = edit(json.loads(data["schedule_json"]))
+        data["schedule_json"] = edited if isinstance(edited, str) else json.dumps(edited, indent=2)
+    return client.post(url, data)
+
+
+def steps_of(automation: Automation) -> list[tuple[int, str, int]]:
+    return list(automation.reminder_steps.order_by("position").values_list("pk", "name", "days"))
+
+
+def test_the_change_page_of_a_schedule_shows_its_steps_and_conditions_as_the_export_writes_them(client, owner):
+    automation = make_schedule()
+    page = client.get(reverse("admin:automations_automation_change", args=[automation.pk]))
+    shown = page.context["adminform"].form["schedule_json"].value()
+    exported = next(item for item in portable.export_automations() if item["name"] == "Dunning")
+    assert shown == json.dumps({"steps": exported["steps"], "conditions": exported["conditions"]},
+                               indent=2, ensure_ascii=False)
+    html = page.content.decode()
+    assert "Steps and conditions (JSON)" in html and "&quot;days&quot;: 3" in html
+    assert "3 days after the due date" in html, "the steps in words below"
+    assert "Edit in the builder" in html
+
+
+def test_changing_a_step_and_adding_one_in_the_admin_changes_what_the_schedule_sends(client, owner):
+    automation = make_schedule()
+    invoice = make_invoice(status="sent", issue_date=DUE - dt.timedelta(days=14), due_date=DUE, currency="EUR")
+
+    def edit(data):
+        data["steps"][0]["days"] = 5
+        data["steps"].append(task_step("1. Mahnung", 14, repeat_every_days=7, repeat_times=2))
+        return data
+
+    response = change_schedule(client, automation, edit)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    steps = list(automation.reminder_steps.order_by("position"))
+    assert reminders.steps_summary(steps) == [
+        "Friendly: 5 days after the due date",
+        "1. Mahnung: 14 days after the due date; then every 7 days until paid, at most 2 times"]
+    assert automation.reminder_steps.get(name="1. Mahnung").actions.get().title == "1. Mahnung: call"
+    with time_machine.travel(dt.datetime.combine(DUE, dt.time(10), tzinfo=dt.timezone.utc), tick=False):
+        upcoming = reminders.forecast(today=DUE, days=30, automation=automation)
+    assert [(item.step.name, item.day) for item in upcoming if item.invoice == invoice] == [
+        ("Friendly", DUE + dt.timedelta(days=5)), ("1. Mahnung", DUE + dt.timedelta(days=14)),
+        ("1. Mahnung", DUE + dt.timedelta(days=21)), ("1. Mahnung", DUE + dt.timedelta(days=28))]
+    entry = LogEntry.objects.get(object_id=str(automation.pk))
+    assert entry.get_change_message() == "Changed steps and conditions."
+    with translation.override("de"):
+        assert entry.get_change_message() == "Stufen und Bedingungen geändert."
+
+
+def test_conditions_are_changed_in_the_same_field(client, owner):
+    automation = make_schedule()
+
+    def edit(data):
+        data["conditions"] = [{"field": "days_overdue", "value": 30}]
+        return data
+
+    assert change_schedule(client, automation, edit).status_code == 302
+    automation.refresh_from_db()
+    assert automation.conditions == [{"field": "days_overdue", "value": 30}]
+    assert [name for _pk, name, _days in steps_of(automation)] == ["Friendly"]
+
+
+def test_invalid_json_is_an_error_at_the_field_saying_where(client, owner):
+    automation = make_schedule()
+    before = steps_of(automation)
+    response = change_schedule(client, automation, lambda data: '{\n  "steps": [\n    {"name": "Friendly",}\n  ]\n}')
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert form.errors["schedule_json"] == [
+        "This is not valid JSON: Expecting property name enclosed in double quotes at line 3, column 25."]
+    assert '{&quot;name&quot;: &quot;Friendly&quot;,}' in response.content.decode(), "the text as typed"
+    assert steps_of(automation) == before
+    assert not LogEntry.objects.exists()
+
+
+@pytest.mark.parametrize("edit, error", [
+    (lambda data: data | {"steps": [{**data["steps"][0], "actions": []}]},
+     "Step 1: An automation needs at least one action."),
+    (lambda data: data | {"steps": [data["steps"][0], task_step("Second", 2)]},
+     "Step 2: a step comes after the one before it: give it more days from the due date than 3."),
+    (lambda data: data | {"steps": [{**data["steps"][0], "days": "3"}]},
+     "Step 1: give the days from the due date as a whole number (−3: three days before, 0: on the due date, "
+     "14: two weeks after)."),
+    (lambda data: data | {"steps": [{**data["steps"][0], "actions": [
+        {"kind": "move_card", "workflow": "Collections", "step": "Paid"}]}]},
+     "Step 1, action 1: the workflow 'Collections' has no step named 'Paid'; its steps are: 'New', 'Reminded'"),
+    (lambda data: data | {"conditions": [{"field": "colour", "value": "red"}]},
+     "Conditions: Condition 1: “colour” is not a condition; choose one of: amount_due, days_overdue, currency, "
+     "business_customer, language, tag, not_tag."),
+    (lambda data: data | {"conditions": [{"field": ["amount_due"], "value": 1}]},
+     "Conditions: Condition 1: “['amount_due']” is not a condition; choose one of: amount_due, days_overdue, "
+     "currency, business_customer, language, tag, not_tag."),
+    (lambda data: {"steps": data["steps"]},
+     None),  # no conditions: the schedule is for every invoice, as in a file
+    (lambda data: {"conditions": []},
+     '"steps" is missing.'),
+    (lambda data: data | {"name": "Renamed"},
+     'Unknown keys "name"; give "steps" and "conditions" only.'),
+    (lambda data: [data],
+     'Give an object with "steps" and "conditions", not a list.'),
+    (lambda data: "",
+     'Give an object with "steps" and "conditions", not null.'),
+])
+def test_a_wrong_schedule_is_an_error_at_the_field_in_the_imports_words_and_nothing_is_saved(
+        client, owner, edit, error):
+    create_workflow(name="Collections", steps=["New", "Reminded"])
+    automation = make_schedule()
+    before, conditions_before = steps_of(automation), automation.conditions
+    response = change_schedule(client, automation, edit)
+    automation.refresh_from_db()
+    if error is None:
+        assert response.status_code == 302 and automation.conditions == []
+        return
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["schedule_json"]
+    assert error in errors
+    assert steps_of(automation) == before and automation.conditions == conditions_before
+    assert not LogEntry.objects.exists()
+    edited = edit(portable.export_schedule(automation))
+    if isinstance(edited, dict) and set(edited) <= {"steps", "conditions"}:
+        # The import says the same of this schedule in a file.
+        item = {key: value for key, value in portable.export_automations()[0].items()
+                if key not in ("steps", "conditions")} | edited
+        with pytest.raises(portable.ImportInvalid) as refused:
+            portable.import_automations([item | {"name": "Other"}])
+        assert any(problem.endswith(error[1:]) for problem in refused.value.problems), refused.value.problems
+
+
+def test_a_schedule_left_as_it_is_keeps_its_steps(client, owner):
+    automation = make_schedule()
+    before = steps_of(automation)
+    # Saved as shown, and saved with the same values written differently (spacing, key order).
+    assert change_schedule(client, automation).status_code == 302
+    assert change_schedule(client, automation, lambda data: json.dumps(
+        {"conditions": data["conditions"], "steps": data["steps"]}), name="Dunning 2").status_code == 302
+    automation.refresh_from_db()
+    assert automation.name == "Dunning 2" and steps_of(automation) == before, "the same steps, not replaced"
+    assert [entry.get_change_message() for entry in LogEntry.objects.order_by("pk")] == [
+        "No fields changed.", "Changed Name."]
+
+
+def test_a_team_member_sees_a_schedule_read_only_and_cannot_change_it(client):
+    automation = make_schedule()
+    url = reverse("admin:automations_automation_change", args=[automation.pk])
+    client.force_login(make_owner("boss"))
+    data = shown_form_data(client.get(url))
+    data["schedule_json"] = data["schedule_json"].replace('"days": 3', '"days": 9')
+    client.force_login(make_team_member())
+    page = client.get(url)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "3 days after the due date" in html
+    assert "schedule_json" not in html and "Steps and conditions (JSON)" not in html
+    assert client.post(url, data).status_code == 403
+    assert [days for _pk, _name, days in steps_of(automation)] == [3]
+
+
+def test_the_change_page_of_a_schedule_in_german(client, owner):
+    automation = make_schedule()
+    url = reverse("admin:automations_automation_change", args=[automation.pk])
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="de")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Stufen und Bedingungen (JSON)" in html and "Im Editor bearbeiten" in html
+    data = shown_form_data(page)
+    data["schedule_json"] = data["schedule_json"].replace('"days": 3', '"days": "drei"')
+    response = client.post(url, data, HTTP_ACCEPT_LANGUAGE="de")
+    assert response.status_code == 200
+    (error,) = response.context["adminform"].form.errors["schedule_json"]
+    assert error.startswith("Stufe 1: ")

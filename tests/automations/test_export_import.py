@@ -227,6 +227,27 @@ def test_import_reports_the_problems_of_every_automation_at_once(board):
     ]
 
 
+def test_the_check_reports_a_schedules_wrong_conditions_with_the_other_problems(tmp_path):
+    # Checked before saving (a dry run finds them too), in the words saving would use.
+    schedule = {"name": "Dunning", "trigger": "invoice_due", "frequency": "unlimited",
+                "steps": [{"name": "Friendly", "days": 3, "actions": [task()]}]}
+    data = [schedule | {"conditions": [{"field": "colour", "value": "red"}]},
+            schedule | {"name": "Dunning 2", "conditions": [{"field": ["amount_due"], "value": 1}]},
+            automation("Three", actions=[email(subject="")])]
+    with pytest.raises(ImportInvalid) as exc:
+        portable.validate_import(data)
+    choices = "amount_due, days_overdue, currency, business_customer, language, tag, not_tag"
+    assert exc.value.problems == [
+        f'automation 1 ("Dunning"): Conditions: Condition 1: “colour” is not a condition; choose one of: {choices}.',
+        f'automation 2 ("Dunning 2"): Conditions: Condition 1: “[\'amount_due\']” is not a condition; choose one '
+        f"of: {choices}.",
+        'automation 3 ("Three"), action 1: Subject: This field is required for this action.',
+    ]
+    with pytest.raises(CommandError, match="Condition 1: “colour” is not a condition"):
+        run("import_automations", write(tmp_path, data), "--dry-run")
+    assert not Automation.objects.exists()
+
+
 def test_nothing_is_kept_when_saving_fails_after_the_check(board):
     planned = portable.validate_import([automation("First"), automation("Second", actions=[move()])])
     Step.objects.filter(name="Reminded").delete()  # deleted between the check and the save
