@@ -21,6 +21,7 @@ from .schemas import (
     ErrorOut,
     InvoiceIn,
     InvoiceOut,
+    InvoicePatch,
     PaymentIn,
     PaymentOut,
     SendIn,
@@ -102,6 +103,30 @@ def create_invoice(request: HttpRequest, payload: InvoiceIn):
     invoice = services.create_invoice(contact=contact, items=[item.dict() for item in payload.items],
                                       by=request.user, **data)
     return Status(201, _fresh(invoice))
+
+
+# Fields a draft may have without a value (the others cannot be set to null).
+NULLABLE = {"service_date", "service_end"}
+
+
+@router.patch("/invoices/{int:pk}", response={200: InvoiceOut, **ERRORS}, url_name="invoice_update", auth=TokenAuth("invoices.change_invoice"))
+def update_invoice(request: HttpRequest, pk: int, payload: InvoicePatch):
+    """Change a draft (sent invoices are part of the books: void them and write a new one)."""
+    invoice = _invoice(pk)
+    changes = payload.dict(exclude_unset=True)
+    nulls = [name for name, value in changes.items() if value is None and name not in NULLABLE]
+    if nulls:
+        raise ApiError(422, _("The request is not valid; nothing was changed."),
+                       errors={name: [_("This field cannot be null.")] for name in nulls})
+    if "contact_id" in changes:
+        contact_id = changes.pop("contact_id")
+        changes["contact"] = get_or_404(Contact.objects.all(), contact_id,
+                                        _("There is no contact %(id)s.") % {"id": contact_id})
+    if "notes" in changes:
+        changes["notes"] = changes["notes"] or ""
+    items = changes.pop("items", None)
+    services.update_draft_invoice(invoice=invoice, items=items, **changes)
+    return _fresh(invoice)
 
 
 @router.post("/invoices/{int:pk}/send", response={200: InvoiceOut, **ERRORS}, url_name="invoice_send", auth=TokenAuth("invoices.change_invoice"))

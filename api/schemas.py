@@ -148,6 +148,20 @@ class InvoiceIn(Schema):
     tax_treatment: Literal[tuple(TaxTreatment.values)] | None = None  # type: ignore[valid-type]
 
 
+class InvoicePatch(Schema):
+    """A draft's changes; what is left out stays. `items`, when given, replaces all the lines."""
+
+    contact_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    items: list[LineItemIn] | None = Field(None, max_length=500)
+    issue_date: dt.date | None = Field(None, description="Stays in the year of the invoice's number.")
+    due_date: dt.date | None = None
+    currency: str | None = Field(None, max_length=10)
+    notes: str | None = Field(None, max_length=20_000)
+    service_date: dt.date | None = Field(None, description="null removes it.")
+    service_end: dt.date | None = Field(None, description="null removes it.")
+    tax_treatment: Literal[tuple(TaxTreatment.values)] | None = None  # type: ignore[valid-type]
+
+
 class SendIn(Schema):
     email: bool = Field(True, description="True: email it to the contact (with its PDF); false: only mark it as sent.")
 

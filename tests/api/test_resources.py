@@ -98,6 +98,45 @@ def test_an_invoice_is_drafted_sent_and_paid(api, django_capture_on_commit_callb
     assert [p["amount"] for p in payments["results"]] == ["19.00", "100.00"]
 
 
+def test_a_draft_is_changed_and_a_sent_invoice_is_not(api):
+    ada, grace = make_contact(name="Ada"), make_contact(name="Grace")
+    draft = api.post("/api/v1/invoices", {"contact_id": ada.pk, "items": [LINE], "service_date": "2026-01-02"}).json()
+    pk = draft["id"]
+    changed = api.patch(f"/api/v1/invoices/{pk}", {
+        "contact_id": grace.pk, "notes": "Thank you", "service_date": None,
+        "items": [LINE, {**LINE, "description": "Travel", "quantity": "1", "unit_price": "20.00"}]})
+    assert changed.status_code == 200, changed.json()
+    body = changed.json()
+    assert body["contact_id"] == grace.pk and body["notes"] == "Thank you" and body["service_date"] is None
+    assert [item["description"] for item in body["items"]] == ["Consulting", "Travel"]
+    assert body["total"] == "142.80" and body["number"] == draft["number"]
+    invoice = Invoice.objects.get(pk=pk)
+    assert (invoice.contact, invoice.total, invoice.items.count()) == (grace, Decimal("142.80"), 2)
+
+    # Only what is given changes; bad values are refused with the pages' words, and nothing changes.
+    later = (dt.date.fromisoformat(body["issue_date"]) + dt.timedelta(days=60)).isoformat()
+    moved = api.patch(f"/api/v1/invoices/{pk}", {"due_date": later}).json()
+    assert moved["due_date"] == later and moved["items"] == body["items"]
+    for bad in ({"issue_date": None}, {"items": [{**LINE, "unit_price": "abc"}]}, {"currency": "XXX"},
+                {"issue_date": "2031-01-01"}):
+        refused = api.patch(f"/api/v1/invoices/{pk}", bad)
+        assert refused.status_code in (400, 422), (bad, refused.json())
+    assert api.patch(f"/api/v1/invoices/{pk}", {"contact_id": 999999}).status_code == 404
+    assert Invoice.objects.get(pk=pk).total == Decimal("142.80")
+
+    sent = make_invoice(status="sent")
+    refused = api.patch(f"/api/v1/invoices/{sent.pk}", {"notes": "Changed"})
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == f"Only a draft can be edited; invoice {sent.number} is Sent."
+    assert Invoice.objects.get(pk=sent.pk).notes == sent.notes
+
+
+def test_a_read_only_token_cannot_change_a_draft(reader_api):
+    invoice = make_invoice()
+    assert reader_api.patch(f"/api/v1/invoices/{invoice.pk}", {"notes": "x"}).status_code == 403
+    assert Invoice.objects.get(pk=invoice.pk).notes == invoice.notes
+
+
 def test_mark_as_sent_emails_nothing(api, django_capture_on_commit_callbacks, mailoutbox):
     invoice = make_invoice()
     with django_capture_on_commit_callbacks(execute=True):
