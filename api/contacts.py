@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from ninja import Status, Query, Router, Schema, Field
 
 from invoices import services
-from invoices.models import Contact
+from invoices.models import Contact, tagged
 
 from .auth import TokenAuth
 from .errors import ApiError
@@ -22,6 +22,7 @@ ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: Error
 class ContactFilters(Paging):
     q: str | None = Field(None, max_length=200, description="Words that must all match name, email, company or phone.")
     email: str | None = Field(None, max_length=254)
+    tag: str | None = Field(None, max_length=200, description="Only contacts with this tag (any case).")
 
 
 def _contact(pk: int) -> Contact:
@@ -30,12 +31,14 @@ def _contact(pk: int) -> Contact:
 
 @router.get("/contacts", response={200: Page[ContactOut], **ERRORS}, url_name="contact_list", auth=TokenAuth("invoices.view_contact"))
 def list_contacts(request: HttpRequest, filters: Query[ContactFilters]):
-    contacts = Contact.objects.all()
+    contacts = Contact.objects.prefetch_related("tags")
     for word in (filters.q or "").split()[:5]:
         contacts = contacts.filter(Q(name__icontains=word) | Q(email__icontains=word) | Q(company__icontains=word)
                                    | Q(phone__icontains=word))
     if filters.email:
         contacts = contacts.filter(email__iexact=filters.email.strip())
+    if filters.tag and filters.tag.strip():
+        contacts = tagged(contacts, filters.tag)
     return page(contacts, limit=filters.limit, offset=filters.offset, ordering=filters.ordering,
                 orderings=("name", "created_at", "id"), default=("name", "pk"))
 

@@ -5,7 +5,7 @@ with the messages the pages show."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
 
@@ -22,6 +22,13 @@ def money(value: Any) -> str:
 # --- Contacts ---------------------------------------------------------------------------------
 
 
+# Loose bounds (as the other text fields): the service refuses a tag over 50 characters, or more
+# than 20, with the form's messages; a name may be longer before its spaces are trimmed.
+TagName = Annotated[str, Field(max_length=1000)]
+TAGS = ("Tag names (at most 20 after trimming and merging names that differ only in case, 50 characters each); "
+        "an existing tag is reused whatever its case.")
+
+
 class ContactOut(Schema):
     id: int
     name: str
@@ -35,7 +42,12 @@ class ContactOut(Schema):
     country: str
     vat_id: str
     is_business: bool
+    tags: list[str]
     created_at: dt.datetime
+
+    @staticmethod
+    def resolve_tags(contact: Any) -> list[str]:
+        return [tag.name for tag in contact.tags.all()]
 
 
 class ContactIn(Schema):
@@ -50,6 +62,7 @@ class ContactIn(Schema):
     country: str = Field("DE", max_length=100)
     vat_id: str = Field("", max_length=100)
     is_business: bool = False
+    tags: list[TagName] = Field([], max_length=100, description=TAGS)
 
 
 class ContactPatch(Schema):
@@ -64,6 +77,7 @@ class ContactPatch(Schema):
     country: str | None = Field(None, max_length=100)
     vat_id: str | None = Field(None, max_length=100)
     is_business: bool | None = None
+    tags: list[TagName] | None = Field(None, max_length=100, description=TAGS + " Not given: unchanged.")
 
 
 # --- Invoices ---------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -83,12 +83,20 @@ def _tags(value: Any) -> list[str]:
     return cleaned
 
 
+def _named(names: list[str], prefix: str = "") -> Q:
+    """Tags named so in any case ("vip" is the tag "VIP", as the contact form reuses it)."""
+    query = Q()
+    for name in names:
+        query |= Q(**{f"{prefix}name__iexact": name})
+    return query
+
+
 def _tagged(names: list[str]) -> Exists:
-    return Exists(Contact.tags.through.objects.filter(contact_id=OuterRef("contact_id"), tag__name__in=names))
+    return Exists(Contact.tags.through.objects.filter(_named(names, "tag__"), contact_id=OuterRef("contact_id")))
 
 
 def _has_tag(invoice: Invoice, names: list[str]) -> bool:
-    return invoice.contact.tags.filter(name__in=names).exists()
+    return invoice.contact.tags.filter(_named(names)).exists()
 
 
 def _tag_list(names: list[str]) -> str:

@@ -27,6 +27,8 @@ from .validators import currency_codes, validate_business_date
 # The currencies a business in the euro area invoices in most, first in the list.
 COMMON_CURRENCIES = ["EUR", "USD", "GBP", "CHF", "PLN", "CZK", "SEK", "DKK", "NOK", "JPY", "CNY", "CAD", "AUD"]
 LINE_BREAK_ERROR = _("This field cannot contain line breaks.")
+# The <datalist> of the tags there are, which the contact form's tag field suggests from.
+KNOWN_TAGS_ID = "known-tags"
 
 
 def currency_choices() -> list[tuple[str, str]]:
@@ -86,12 +88,20 @@ class ContactForm(SubmitOnceMixin, NoLineBreaksMixin, forms.ModelForm):
             "vat_id": forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
         }
 
+    # The tag names as typed; invoices.services.clean_tag_names checks them (length, how many).
+    tags = forms.CharField(
+        label=_("Tags"), required=False,
+        widget=forms.TextInput(attrs={"list": KNOWN_TAGS_ID, "autocomplete": "off"}),
+        help_text=_("Separate tags with commas; schedules can be limited to tagged contacts."))
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         language = (translation.get_language() or "en").split("-")[0]
         # Empty (a form of an older page, a script) means the model's default, Germany.
         self.fields["country"] = forms.ChoiceField(label=self.fields["country"].label,
                                                    choices=country_choices(language), initial="DE", required=False)
+        if self.instance.pk and not self.is_bound:
+            self.initial["tags"] = ", ".join(tag.name for tag in self.instance.tags.all())
 
     def clean_country(self) -> str:
         return self.cleaned_data.get("country") or "DE"
@@ -101,7 +111,8 @@ class ContactForm(SubmitOnceMixin, NoLineBreaksMixin, forms.ModelForm):
 
     def details(self) -> dict[str, Any]:
         """What `invoices.services.create_contact` / `update_contact` take."""
-        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+        return {**{name: self.cleaned_data[name] for name in self.Meta.fields},
+                "tags": (self.cleaned_data.get("tags") or "").split(",")}
 
 
 class SearchForm(forms.Form):

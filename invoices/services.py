@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -21,10 +22,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, ProtectedError, Q, QuerySet
 from django.utils import formats, timezone, translation
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
 from core.dates import business_today
-from core.errors import DomainError, as_domain_error, validate
+from core.errors import DomainError, as_domain_error, validate, validate_value
 from core.money import format_money
 from business import services as business
 from business.validators import EU_COUNTRIES, compact
@@ -48,6 +50,7 @@ from .models import (
     PaymentMethod,
     RecurringPayment,
     RecurringStatus,
+    Tag,
 )
 
 OPEN_STATUSES = (InvoiceStatus.SENT, InvoiceStatus.OVERDUE)
@@ -124,29 +127,110 @@ def _clean_contact_fields(fields: dict[str, Any]) -> dict[str, Any]:
 
 def create_contact(*, name: str, email: str = "", phone: str = "", company: str = "", language: str = "en",
                    street: str = "", postal_code: str = "", city: str = "", country: str = "DE", vat_id: str = "",
-                   is_business: bool = False) -> Contact:
+                   is_business: bool = False, tags: Iterable[str] = ()) -> Contact:
+    """A new contact; `tags` are tag names (see clean_tag_names), existing tags reused."""
     contact = Contact(**_clean_contact_fields({
         "name": name, "email": email, "phone": phone, "company": company, "language": language, "street": street,
         "postal_code": postal_code, "city": city, "country": country, "vat_id": vat_id, "is_business": is_business,
     }))
+    tag_names = clean_tag_names(tags)
     validate(contact)
-    contact.save()
+    with transaction.atomic():
+        contact.save()
+        if tag_names:
+            contact.tags.set(_tags_named(tag_names))
     return contact
 
 
-def update_contact(*, contact: Contact, **fields: Any) -> Contact:
-    """Change a contact's details. Invoices already sent keep the buyer they were sent to."""
+def update_contact(*, contact: Contact, tags: Iterable[str] | None = None, **fields: Any) -> Contact:
+    """Change a contact's details; `tags` (tag names) replace the contact's tags, None keeps them.
+    Invoices already sent keep the buyer they were sent to."""
     unknown = set(fields) - set(CONTACT_FIELDS)
     if unknown:
         raise TypeError(f"update_contact() cannot change {', '.join(sorted(unknown))}")
+    tag_names = None if tags is None else clean_tag_names(tags)
     with transaction.atomic():
         locked = Contact.objects.select_for_update().get(pk=contact.pk)
         for name, value in _clean_contact_fields(fields).items():
             setattr(locked, name, value)
         validate(locked)
         locked.save()
+        if tag_names is not None:
+            locked.tags.set(_tags_named(tag_names))
     _refresh(contact, locked)
+    if tag_names is not None:
+        getattr(contact, "_prefetched_objects_cache", {}).pop("tags", None)
     return contact
+
+
+MAX_TAGS_PER_CONTACT = 20
+
+
+def clean_tag_names(names: Iterable[str]) -> list[str]:
+    """The tag names a person typed, as they are kept: runs of spaces made one and trimmed, blank
+    ones dropped, the same name in another case once (the first spelling). Each is checked by the
+    Tag name field's own validators (length, line breaks) and has no comma (the form's separator); too
+    many, or a bad one, is a DomainError at the field "tags"."""
+    if isinstance(names, str):
+        raise TypeError("clean_tag_names() takes a list of tag names, not one string")
+    cleaned: dict[str, str] = {}
+    for raw in names:
+        # Runs of spaces and tabs only: a line break stays in, for the validator to refuse.
+        name = re.sub(r"[ \t]+", " ", str(raw)).strip(" ")
+        if not name.strip():
+            continue
+        try:
+            name = validate_value(Tag, "name", name)
+            if "," in name:  # the contact form separates tags with commas
+                raise DomainError(_("A tag cannot contain a comma."))
+        except DomainError as exc:
+            raise DomainError(_("The tag “%(tag)s” cannot be saved: %(error)s") % {
+                "tag": Truncator(" ".join(name.split())).chars(30), "error": exc.message}, field="tags") from None
+        cleaned.setdefault(name.casefold(), name)
+    if len(cleaned) > MAX_TAGS_PER_CONTACT:
+        raise DomainError(_("A contact can have at most %(max)d tags, not %(count)d.") % {
+            "max": MAX_TAGS_PER_CONTACT, "count": len(cleaned)}, field="tags")
+    return list(cleaned.values())
+
+
+def _tags_named(names: list[str]) -> list[Tag]:
+    """The tags of these (cleaned) names: an existing tag whose name differs only in case is reused
+    ("vip" is the tag "VIP"); a missing one is created (inside the caller's transaction).
+
+    Two requests creating the same new tag at once both get the one row. The unique name makes the
+    second insert wait for the first and then fail: get_or_create inserts in a savepoint and then
+    reads the row the other committed. The same name in another case ("Messe" and "MESSE") is not
+    caught by the unique key, so on PostgreSQL a lock on each new lower-case name (held until commit)
+    makes the second request wait and find the first one's tag. New tags are locked and inserted in
+    one order (by name), or two requests creating "A, B" and "B, A" would wait for each other."""
+    if not names:
+        return []
+    found = _by_name(_tags_like(names))
+    missing = sorted((name for name in names if name.casefold() not in found), key=str.casefold)
+    if missing and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for name in missing:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext('invoices.tag'), hashtext(lower(%s)))", [name])
+        found |= _by_name(_tags_like(missing))
+    for name in missing:
+        if name.casefold() not in found:
+            found[name.casefold()] = Tag.objects.get_or_create(name=name)[0]
+    return [found[name.casefold()] for name in names]
+
+
+def _tags_like(names: list[str]) -> list[Tag]:
+    """The tags named so in any case, an exact spelling first (the admin may have made "VIP" and "vip")."""
+    matches = Q()
+    for name in names:
+        matches |= Q(name__iexact=name)
+    return sorted(Tag.objects.filter(matches), key=lambda t: (t.name not in names, t.pk))
+
+
+def _by_name(tags: list[Tag]) -> dict[str, Tag]:
+    by_name: dict[str, Tag] = {}
+    for tag in tags:
+        by_name.setdefault(tag.name.casefold(), tag)
+    return by_name
 
 
 def delete_contact(*, contact: Contact) -> None:

@@ -34,6 +34,7 @@ from core.views import flash_service, paginate
 from . import services
 from .forms import (
     ContactForm,
+    KNOWN_TAGS_ID,
     InvoiceFilterForm,
     InvoiceForm,
     PaymentForm,
@@ -42,7 +43,7 @@ from .forms import (
     invoice_initial,
     line_item_formset,
 )
-from .models import Contact, Invoice, InvoiceStatus, RecurringPayment, RecurringStatus, TaxTreatment
+from .models import Contact, Invoice, InvoiceStatus, RecurringPayment, RecurringStatus, Tag, TaxTreatment, tagged
 from .public import invoice_for_token, public_url, revoke_public_links
 
 
@@ -322,9 +323,12 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     search = SearchForm(request.GET)
     search.is_valid()
     q = (search.cleaned_data.get("q") or "").strip()
-    contacts = Contact.objects.all()
+    tag = " ".join(request.GET.get("tag", "").split())[:200]
+    contacts = Contact.objects.prefetch_related("tags")
     for word in q.split()[:5]:
         contacts = search_contacts(contacts, word)
+    if tag:
+        contacts = tagged(contacts, tag)
     page = paginate(request, contacts)
     # The open balance of the contacts on this page only: one grouped query.
     ids = [c.pk for c in page.object_list]
@@ -341,7 +345,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     for contact in page.object_list:
         contact.balances = balances.get(contact.pk, [])
     return render(request, "invoices/contact_list.html", {
-        "page_obj": page, "contacts": page.object_list, "q": q,
+        "page_obj": page, "contacts": page.object_list, "q": q, "tag": tag,
     })
 
 
@@ -355,6 +359,7 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     return render(request, "invoices/contact_detail.html", {
         "contact": contact,
+        "tags": list(contact.tags.all()),
         "invoices": invoices[:20],
         "invoice_count": invoice_count,
         "balances": [{"currency": r["currency"], "amount": sum_to_cents(r["amount"])} for r in open_rows],
@@ -380,7 +385,7 @@ def contact_create(request: HttpRequest) -> HttpResponse:
                 return saved
     else:
         form = ContactForm()
-    return render(request, "invoices/contact_form.html", {"form": form, "contact": None})
+    return render(request, "invoices/contact_form.html", {"form": form, "contact": None, **_known_tags()})
 
 
 def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
@@ -399,7 +404,12 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 return redirect("invoices:contact-detail", pk=contact.pk)
     else:
         form = ContactForm(instance=contact)
-    return render(request, "invoices/contact_form.html", {"form": form, "contact": contact})
+    return render(request, "invoices/contact_form.html", {"form": form, "contact": contact, **_known_tags()})
+
+
+def _known_tags() -> dict[str, Any]:
+    """The tags the contact form's tag field suggests (a <datalist>)."""
+    return {"known_tags": list(Tag.objects.values_list("name", flat=True)[:200]), "known_tags_id": KNOWN_TAGS_ID}
 
 
 # --- Recurring payments -----------------------------------------------------------------------

@@ -20,7 +20,7 @@ LISTS = ["/api/v1/invoices", "/api/v1/contacts", "/api/v1/payments", "/api/v1/re
 
 def add_rows(n: int, django_capture_on_commit_callbacks) -> None:
     for i in range(n):
-        contact = make_contact()
+        contact = make_contact(tags=["VIP", f"T{i}"])  # the tags too are fetched per page
         with django_capture_on_commit_callbacks(execute=True):
             invoice = make_invoice(contact=contact, status="sent", items=[
                 {"description": "a", "quantity": "1", "unit_price": "10", "tax_rate": "19"},

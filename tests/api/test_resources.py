@@ -10,7 +10,7 @@ import pytest
 
 from automations import services as automation_services
 from automations.models import Automation, Run
-from invoices.models import Contact, Invoice, Payment, RecurringPayment
+from invoices.models import Contact, Invoice, Payment, RecurringPayment, Tag
 from tasks.models import Task
 from tests.base import make_contact, make_invoice, make_plan
 
@@ -50,6 +50,42 @@ def test_bad_contact_data_is_refused_with_the_pages_messages(api):
     assert missing.status_code == 422 and "name" in missing.json()["errors"]
     assert api.patch(f"/api/v1/contacts/{make_contact().pk}", {"name": None}).status_code == 422
     assert not Contact.objects.filter(email="a@example.com").exists()
+
+
+def test_contact_tags_round_trip_through_the_api(api):
+    Tag.objects.create(name="VIP")
+    created = api.post("/api/v1/contacts", {"name": "Grace Hopper", "tags": ["vip", " Navy  Reserve ", "", "VIP"]})
+    assert created.status_code == 201, created.json()
+    pk = created.json()["id"]
+    assert created.json()["tags"] == ["Navy Reserve", "VIP"]
+    assert Tag.objects.count() == 2  # "vip" is the tag VIP
+    assert api.get(f"/api/v1/contacts/{pk}").json()["tags"] == ["Navy Reserve", "VIP"]
+    assert api.patch(f"/api/v1/contacts/{pk}", {"company": "Navy"}).json()["tags"] == ["Navy Reserve", "VIP"]
+    assert api.patch(f"/api/v1/contacts/{pk}", {"tags": ["Admiral"]}).json()["tags"] == ["Admiral"]
+    make_contact(name="Untagged")
+    listed = api.get("/api/v1/contacts?tag=admiral").json()
+    assert [(c["name"], c["tags"]) for c in listed["results"]] == [("Grace Hopper", ["Admiral"])]
+    assert api.patch(f"/api/v1/contacts/{pk}", {"tags": []}).json()["tags"] == []
+    assert api.patch(f"/api/v1/contacts/{pk}", {"tags": None}).status_code == 422
+
+
+def test_bad_contact_tags_are_refused_with_the_forms_messages(api):
+    too_long = api.post("/api/v1/contacts", {"name": "Ada", "tags": ["x" * 51]})
+    assert too_long.status_code == 400
+    assert too_long.json()["errors"] == {"tags": [
+        "The tag “xxxxxxxxxxxxxxxxxxxxxxxxxxxxx…” cannot be saved: Ensure this value has at most 50 characters (it has 51)."]}
+    too_many = api.post("/api/v1/contacts", {"name": "Ada", "tags": [f"T{i}" for i in range(21)]})
+    assert too_many.json() == {"detail": "A contact can have at most 20 tags, not 21.",
+                               "errors": {"tags": ["A contact can have at most 20 tags, not 21."]}}
+    assert api.post("/api/v1/contacts", {"name": "Ada", "tags": "VIP"}).status_code == 422
+    comma = api.post("/api/v1/contacts", {"name": "Ada", "tags": ["VIP, Gold"]})
+    assert comma.json()["detail"] == "The tag “VIP, Gold” cannot be saved: A tag cannot contain a comma."
+    contact = make_contact(tags=["Old"])
+    assert api.patch(f"/api/v1/contacts/{contact.pk}", {"name": "New", "tags": ["a\nb"]}).status_code == 400
+    assert not Contact.objects.filter(name="Ada").exists()
+    contact.refresh_from_db()
+    assert contact.name != "New" and list(contact.tags.values_list("name", flat=True)) == ["Old"]
+    assert list(Tag.objects.values_list("name", flat=True)) == ["Old"]
 
 
 def test_a_contact_with_invoices_cannot_be_deleted(api):
