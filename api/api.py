@@ -13,6 +13,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.openapi.docs import Swagger
+from ninja.parser import Parser
 
 from . import automations, contacts, errors, invoices, recurring, tasks
 from .auth import TokenAuth
@@ -36,11 +37,24 @@ def docs_access(view):
     return wrapper
 
 
+class ObjectParser(Parser):
+    """A request body is one JSON object. Anything else (a list, a string, null) is refused
+    (errors.NotAnObject, 400): ninja would read a list as an object without fields, so a PATCH with
+    `[{…}]` answered 200 and changed nothing."""
+
+    def parse_body(self, request: HttpRequest):
+        data = super().parse_body(request)
+        if not isinstance(data, dict):
+            raise errors.NotAnObject(type(data).__name__)
+        return data
+
+
 api = NinjaAPI(
     title="Invoices & Automations API",
     version="1",
     urls_namespace="api-1",
     auth=TokenAuth(),
+    parser=ObjectParser(),
     docs=Swagger(settings={"persistAuthorization": False}),
     docs_url="/docs",
     openapi_url="/openapi.json",

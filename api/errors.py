@@ -25,6 +25,10 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
+class NotAnObject(ValueError):
+    """A request body that is valid JSON but not an object (api.api.ObjectParser)."""
+
+
 def forbidden(detail: str | None = None) -> ApiError:
     return ApiError(403, detail or _("You are not allowed to do this, so nothing was changed."))
 
@@ -77,6 +81,12 @@ def install(api: NinjaAPI) -> None:
         return response
 
     def on_http_error(request: HttpRequest, exc: Any) -> HttpResponse:
+        # ninja's "Cannot parse request body" (untranslated, with the parser's words under DEBUG).
+        cause = exc.__cause__
+        if isinstance(cause, NotAnObject):
+            return respond(api, request, 400, _("The request body must be a JSON object ({…}); nothing was changed."))
+        if isinstance(cause, ValueError):
+            return respond(api, request, 400, _("The request body is not valid JSON; nothing was changed."))
         return respond(api, request, exc.status_code, str(exc))
 
     def on_404(request: HttpRequest, exc: Any) -> HttpResponse:

@@ -173,6 +173,24 @@ def test_a_read_only_token_cannot_change_a_draft(reader_api):
     assert Invoice.objects.get(pk=invoice.pk).notes == invoice.notes
 
 
+def test_a_body_that_is_not_a_json_object_is_refused_and_changes_nothing(owner_api):
+    """A list (e.g. a client that wraps the changes in [ ]) was read as an object without fields: the
+    PATCH answered 200 and changed nothing, the POST complained about a missing field."""
+    invoice = make_invoice(notes="Before")
+    for body in ('[{"notes": "After"}]', '"text"', "null", "42"):
+        refused = owner_api.patch(f"/api/v1/invoices/{invoice.pk}", body)
+        assert refused.status_code == 400, (body, refused.content)
+        assert refused.json() == {"detail": "The request body must be a JSON object ({…}); nothing was changed.",
+                                  "errors": {}}
+    assert Invoice.objects.get(pk=invoice.pk).notes == "Before"
+    assert owner_api.post("/api/v1/contacts", '[{"name": "Ada"}]').status_code == 400
+    assert not Contact.objects.filter(name="Ada").exists()
+
+    broken = owner_api.patch(f"/api/v1/invoices/{invoice.pk}", '{"notes": ', HTTP_ACCEPT_LANGUAGE="de")
+    assert broken.status_code == 400
+    assert broken.json()["detail"] == "Der Inhalt der Anfrage ist kein gültiges JSON; es wurde nichts geändert."
+
+
 def test_mark_as_sent_emails_nothing(api, django_capture_on_commit_callbacks, mailoutbox):
     invoice = make_invoice()
     with django_capture_on_commit_callbacks(execute=True):
