@@ -8,11 +8,29 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 from automations.triggers import Frequency, Trigger
 from invoices.models import Interval, InvoiceKind, InvoiceStatus, Language, PaymentMethod, RecurringStatus, TaxTreatment
 
-Amount = str | int | float
+
+
+def _not_a_bool(expected: str):
+    """pydantic reads true/false as 1/0 where a number is wanted: `"contact_id": true` made an
+    invoice for contact 1, `"unit_price": true` a line of 1.00. A JSON boolean is refused instead."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise PydanticCustomError("not_a_bool", "Input should be {expected}, not true or false",
+                                      {"expected": expected})
+        return value
+
+    return BeforeValidator(check)
+
+
+Amount = Annotated[str | int | float, _not_a_bool("a number or a string such as \"19.99\"")]
+Int = Annotated[int, _not_a_bool("a whole number")]
 
 
 def money(value: Any) -> str:
@@ -151,7 +169,7 @@ class LineItemIn(Schema):
 
 
 class InvoiceIn(Schema):
-    contact_id: int = Field(..., ge=1, le=2**63 - 1)
+    contact_id: Int = Field(..., ge=1, le=2**63 - 1)
     items: list[LineItemIn] = Field(default_factory=list, max_length=500)
     issue_date: dt.date | None = Field(None, description="Default: today (in the business time zone).")
     due_date: dt.date | None = Field(None, description="Default: the issue date plus the payment terms.")
@@ -165,7 +183,7 @@ class InvoiceIn(Schema):
 class InvoicePatch(Schema):
     """A draft's changes; what is left out stays. `items`, when given, replaces all the lines."""
 
-    contact_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    contact_id: Int | None = Field(None, ge=1, le=2**63 - 1)
     items: list[LineItemIn] | None = Field(None, max_length=500)
     issue_date: dt.date | None = Field(None, description="Stays in the year of the invoice's number.")
     due_date: dt.date | None = None
@@ -243,7 +261,7 @@ def recurring_out(plan: Any) -> dict[str, Any]:
 
 
 class RecurringIn(Schema):
-    contact_id: int = Field(..., ge=1, le=2**63 - 1)
+    contact_id: Int = Field(..., ge=1, le=2**63 - 1)
     description: str = Field(..., max_length=2000)
     amount: Amount
     start_date: dt.date
@@ -251,7 +269,7 @@ class RecurringIn(Schema):
     end_date: dt.date | None = None
     currency: str | None = Field(None, max_length=10)
     tax_rate: Amount = "0"
-    payment_terms_days: int | None = Field(None, ge=0, le=3650)
+    payment_terms_days: Int | None = Field(None, ge=0, le=3650)
 
 
 # --- Tasks ------------------------------------------------------------------------------------
@@ -285,8 +303,8 @@ class TaskIn(Schema):
     description: str = Field("", max_length=20_000)
     due_date: dt.date | None = None
     assignee: str | None = Field(None, max_length=150, description="A user name; null: the whole team.")
-    contact_id: int | None = Field(None, ge=1, le=2**63 - 1)
-    invoice_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    contact_id: Int | None = Field(None, ge=1, le=2**63 - 1)
+    invoice_id: Int | None = Field(None, ge=1, le=2**63 - 1)
 
 
 # --- Automations and runs ---------------------------------------------------------------------

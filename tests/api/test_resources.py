@@ -191,6 +191,23 @@ def test_a_body_that_is_not_a_json_object_is_refused_and_changes_nothing(owner_a
     assert broken.json()["detail"] == "Der Inhalt der Anfrage ist kein gültiges JSON; es wurde nichts geändert."
 
 
+def test_true_or_false_is_not_taken_for_an_id_or_an_amount(owner_api):
+    """pydantic read true as 1: `"contact_id": true` drafted an invoice for contact 1 and
+    `"unit_price": true` a line of 1.00, each answered 201/200."""
+    first = make_contact(name="First")
+    invoice = make_invoice(contact=make_contact(name="Second"))
+    for body in ({"contact_id": True, "items": [LINE]}, {"contact_id": first.pk, "items": [{**LINE, "unit_price": True}]}):
+        refused = owner_api.post("/api/v1/invoices", body)
+        assert refused.status_code == 422, refused.json()
+    assert not Invoice.objects.filter(contact=first).exists()
+    refused = owner_api.patch(f"/api/v1/invoices/{invoice.pk}", {"contact_id": True})
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == {"contact_id": ["Input should be a whole number, not true or false"]}
+    assert Invoice.objects.get(pk=invoice.pk).contact.name == "Second"
+    # Numbers as strings stay welcome.
+    assert owner_api.patch(f"/api/v1/invoices/{invoice.pk}", {"contact_id": str(first.pk)}).json()["contact_id"] == first.pk
+
+
 def test_mark_as_sent_emails_nothing(api, django_capture_on_commit_callbacks, mailoutbox):
     invoice = make_invoice()
     with django_capture_on_commit_callbacks(execute=True):
