@@ -3,11 +3,11 @@ with the messages the pages show (a service's `DomainError` as it is, translated
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -98,6 +98,27 @@ def install(api: NinjaAPI) -> None:
     api.add_exception_handler(AuthenticationError, on_auth)
     api.add_exception_handler(HttpError, on_http_error)
     api.add_exception_handler(Http404, on_404)
+
+
+class MethodNotAllowedMiddleware:
+    """ninja answers a method an address does not take (GET on /invoices/{id}/send, DELETE on an
+    invoice) with 405 and the English text "Method not allowed" as HTML. Under /api/ it is JSON like
+    every other error, in the person's language, saying which methods the address takes (Allow)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code != 405 or not request.path_info.startswith("/api/") \
+                or response.get("Content-Type", "").startswith("application/json"):
+            return response
+        allowed = ", ".join(sorted(m.strip() for m in response.get("Allow", "").split(",") if m.strip()))
+        detail = _("%(method)s is not possible here; this address takes %(allowed)s.") % {
+            "method": request.method, "allowed": allowed}
+        answer = JsonResponse(body(detail), status=405)
+        answer["Allow"] = response.get("Allow", "")
+        return answer
 
 
 def no_such_operation(request: HttpRequest, rest: str = "") -> HttpResponse:

@@ -122,6 +122,8 @@ MIDDLEWARE = [
     "config.middleware.LoginRequiredMiddleware",
     # The REST API's POSTs with an Idempotency-Key: run once, the first answer replayed (api.idempotency).
     "api.idempotency.IdempotencyMiddleware",
+    # The API's 405 as JSON (ninja's is plain text); inside the idempotency one, so a replay is JSON too.
+    "api.errors.MethodNotAllowedMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its page.

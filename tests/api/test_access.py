@@ -107,3 +107,16 @@ def test_an_address_no_operation_answers_is_a_json_404(client, path):
     assert response.status_code == 404
     assert response["Content-Type"].startswith("application/json")
     assert response.json() == {"detail": "There is nothing here.", "errors": {}}
+
+
+def test_a_method_an_address_does_not_take_is_answered_in_json(owner_api):
+    """ninja answered 405 with the English text "Method not allowed" as HTML, unlike every other
+    error of the API."""
+    invoice = make_invoice()
+    refused = owner_api.get(f"/api/v1/invoices/{invoice.pk}/send")
+    assert refused.status_code == 405 and refused["Allow"] == "POST"
+    assert refused.json() == {"detail": "GET is not possible here; this address takes POST.", "errors": {}}
+    german = owner_api.delete(f"/api/v1/invoices/{invoice.pk}", HTTP_ACCEPT_LANGUAGE="de")
+    assert german.status_code == 405
+    assert german.json()["detail"] == "DELETE ist hier nicht möglich; diese Adresse erlaubt GET, PATCH."
+    assert apps.get_model("invoices", "Invoice").objects.filter(pk=invoice.pk).exists()
