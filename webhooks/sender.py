@@ -7,11 +7,14 @@ import http.client
 import socket
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 
 from .safety import resolve
+
+# What stays as it is in the request's path and query: printable ASCII (a URL has no spaces).
+ASCII_PRINTABLE = "".join(chr(code) for code in range(33, 127))
 
 # The log keeps this much of a receiver's answer.
 MAX_BODY = 1000
@@ -42,6 +45,9 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Response:
     try:
         split = urlsplit(url)
         path = (split.path or "/") + (f"?{split.query}" if split.query else "")
+        # http.client sends the request line as ASCII: other letters (a valid address such as
+        # …/rechnungen/größe) go out percent-encoded as UTF-8, as a browser sends them.
+        path = quote(path, safe=ASCII_PRINTABLE)
         conn.request("POST", path, body=body, headers={**headers, "Content-Type": "application/json",
                                                        "User-Agent": "invoices-webhooks/1"})
         answer = conn.getresponse()

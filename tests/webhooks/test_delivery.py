@@ -247,3 +247,18 @@ def test_a_webhook_deleted_while_its_delivery_is_claimed_sends_nothing(subscript
     subscription.delete()
     assert services.send_claimed(delivery_id, now=now) == DeliveryStatus.FAILED
     assert not receiver.received
+
+
+def test_an_address_with_letters_beyond_ascii_in_its_path_is_delivered(receiver, db):
+    """The form takes https://hooks.example.com/rechnungen/größe (a valid URL), but http.client sends
+    the request line as ASCII: every attempt failed with "'ascii' codec can't encode …" until the
+    webhook was switched off. The path goes out percent-encoded (UTF-8), as a browser sends it."""
+    base = receiver.url.split("/hooks/")[0]
+    subscription = Subscription.objects.create(url=base + "/rechnungen/größe?q=ä&x=1",
+                                               event_types=["invoice_paid"])
+    receiver.secret = subscription.secret
+    [delivery_id] = services.emit(event_type="invoice_paid", key="k1", data={})
+    assert services.deliver_one(delivery_id) == DeliveryStatus.SUCCEEDED, Delivery.objects.get(pk=delivery_id).error
+    [item] = receiver.received
+    assert item.path == "/rechnungen/gr%C3%B6%C3%9Fe?q=%C3%A4&x=1"
+    assert receiver.verify(item)["type"] == "invoice_paid"
