@@ -31,6 +31,9 @@ def _not_a_bool(expected: str):
 
 Amount = Annotated[str | int | float, _not_a_bool("a number or a string such as \"19.99\"")]
 Int = Annotated[int, _not_a_bool("a whole number")]
+# Not `Int | None`: the bounds of its Field would show in the OpenAPI schema as "ge"/"le", not
+# "minimum"/"maximum".
+OptionalInt = Annotated[int | None, _not_a_bool("a whole number")]
 
 
 def money(value: Any) -> str:
@@ -183,7 +186,7 @@ class InvoiceIn(Schema):
 class InvoicePatch(Schema):
     """A draft's changes; what is left out stays. `items`, when given, replaces all the lines."""
 
-    contact_id: Int | None = Field(None, ge=1, le=2**63 - 1)
+    contact_id: OptionalInt = Field(None, ge=1, le=2**63 - 1)
     items: list[LineItemIn] | None = Field(None, max_length=500)
     issue_date: dt.date | None = Field(None, description="Stays in the year of the invoice's number.")
     due_date: dt.date | None = None
@@ -269,7 +272,7 @@ class RecurringIn(Schema):
     end_date: dt.date | None = None
     currency: str | None = Field(None, max_length=10)
     tax_rate: Amount = "0"
-    payment_terms_days: Int | None = Field(None, ge=0, le=3650)
+    payment_terms_days: OptionalInt = Field(None, ge=0, le=3650)
 
 
 # --- Tasks ------------------------------------------------------------------------------------
@@ -303,8 +306,8 @@ class TaskIn(Schema):
     description: str = Field("", max_length=20_000)
     due_date: dt.date | None = None
     assignee: str | None = Field(None, max_length=150, description="A user name; null: the whole team.")
-    contact_id: Int | None = Field(None, ge=1, le=2**63 - 1)
-    invoice_id: Int | None = Field(None, ge=1, le=2**63 - 1)
+    contact_id: OptionalInt = Field(None, ge=1, le=2**63 - 1)
+    invoice_id: OptionalInt = Field(None, ge=1, le=2**63 - 1)
 
 
 # --- Automations and runs ---------------------------------------------------------------------

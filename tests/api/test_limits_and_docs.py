@@ -90,3 +90,20 @@ def test_the_schema_has_no_key_twice(owner_api):
         return dict(pairs)
 
     json.loads(owner_api.get("/api/v1/openapi.json").content, object_pairs_hook=no_duplicates)
+
+
+def test_the_schema_gives_bounds_in_json_schema_words(owner_api):
+    """An optional id's bounds as pydantic's own "ge"/"le" (which JSON Schema and code generators do
+    not know) instead of "minimum"/"maximum" would leave the schema without them."""
+    schema = owner_api.get("/api/v1/openapi.json").json()
+    stack, foreign = [schema], []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            foreign += [key for key in ("ge", "le", "gt", "lt") if key in node]
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    assert foreign == []
+    patch = schema["components"]["schemas"]["InvoicePatch"]["properties"]["contact_id"]
+    assert {"type": "integer", "minimum": 1, "maximum": 2**63 - 1} in patch["anyOf"]
