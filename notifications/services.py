@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import Preference
 from accounts.roles import OWNER
@@ -109,6 +110,7 @@ def _email(user: User, items: list[Notification]) -> None:
     with translation.override(language if language in ("en", "de") else "en"):
         context = {"user": user, "items": items[:DIGEST_MAX_ITEMS], "more": max(0, len(items) - DIGEST_MAX_ITEMS),
                    "link": settings.SITE_URL + reverse("notifications:notification-list")}
-        subject = _("%(n)d new alert(s) from your invoicing") % {"n": len(items)}
+        subject = ngettext("%(n)d new alert from your invoicing", "%(n)d new alerts from your invoicing",
+                           len(items)) % {"n": len(items)}
         body = render_to_string("notifications/digest_email.txt", context)
     send_mail(subject, body, None, [user.email])

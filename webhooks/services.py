@@ -28,12 +28,13 @@ from typing import Any
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from standardwebhooks.webhooks import Webhook
 
+from core.errors import DomainError
 from notifications import services as notifications
 from notifications.models import NotificationKind
 
@@ -138,12 +139,18 @@ def send_test(*, subscription: Subscription, by=None, now: dt.datetime | None = 
 
 
 def redeliver(*, delivery: Delivery, now: dt.datetime | None = None) -> None:
-    """Send it again now, retried for another day (the receiver gets the same webhook-id)."""
+    """Send it again now, retried for another day (the receiver gets the same webhook-id). Refused
+    while a worker is sending it: clearing its lease would let a second worker send it at once."""
     now = now or timezone.now()
     with transaction.atomic():
-        Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.PENDING, next_attempt_at=None,
-                                                       locked_until=None, finished_at=None,
-                                                       give_up_at=now + RETRY_FOR)
+        sending = Q(status=DeliveryStatus.PENDING, locked_until__gt=now)
+        changed = Delivery.objects.filter(pk=delivery.pk).exclude(sending).update(
+            status=DeliveryStatus.PENDING, next_attempt_at=None, locked_until=None, finished_at=None,
+            give_up_at=now + RETRY_FOR)
+        if not changed:
+            if Delivery.objects.filter(pk=delivery.pk).exists():
+                raise DomainError(_("This delivery is being sent right now; its attempt is logged in a moment."))
+            raise DomainError(_("This delivery no longer exists (its webhook was deleted)."))
         transaction.on_commit(partial(enqueue, [delivery.pk]), robust=True)
 
 
@@ -209,7 +216,9 @@ def send_claimed(delivery_id: int, *, now: dt.datetime) -> str:
     if delivery is None:  # its webhook was deleted meanwhile (the deliveries went with it)
         return DeliveryStatus.FAILED
     subscription = delivery.subscription
-    if subscription is not None and not subscription.is_active:
+    # A test event goes out even to a switched-off webhook: the owner tests the fixed receiver
+    # before switching it on again.
+    if subscription is not None and not subscription.is_active and delivery.message.event_type != EventType.TEST:
         _finish(delivery, DeliveryStatus.FAILED, error=_("The webhook is switched off."), now=now)
         return DeliveryStatus.FAILED
     body = body_of(delivery.message)

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.submissions import save_form_once
-from core.views import paginate
+from core.views import flash_service, paginate
 
 from . import services
 from .forms import SubscriptionForm
@@ -99,6 +99,6 @@ def delivery_redeliver(request: HttpRequest, pk: int) -> HttpResponse:
     if delivery.status == DeliveryStatus.PENDING and delivery.attempts == 0:
         messages.info(request, _("This delivery has not been tried yet; it goes out shortly."))
     else:
-        services.redeliver(delivery=delivery)
-        messages.success(request, _("Delivery queued again, with the same webhook id."))
+        flash_service(request, lambda: services.redeliver(delivery=delivery),
+                      _("Delivery queued again, with the same webhook id."))
     return redirect("webhooks:delivery-detail", pk=delivery.pk)

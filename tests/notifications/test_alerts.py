@@ -96,6 +96,8 @@ def test_the_digest_is_one_email_an_hour_with_everything_new():
     assert services.send_digests(now=now + dt.timedelta(minutes=59)) == 0
     assert services.send_digests(now=now + dt.timedelta(minutes=61)) == 1
     assert "Run C failed" in mail.outbox[1].body and "Run A failed" not in mail.outbox[1].body
+    assert [email.subject for email in mail.outbox] == [
+        "2 new alerts from your invoicing", "1 new alert from your invoicing"]
 
 
 def test_a_digest_that_could_not_be_sent_is_tried_again():

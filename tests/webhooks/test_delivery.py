@@ -262,3 +262,32 @@ def test_an_address_with_letters_beyond_ascii_in_its_path_is_delivered(receiver,
     [item] = receiver.received
     assert item.path == "/rechnungen/gr%C3%B6%C3%9Fe?q=%C3%A4&x=1"
     assert receiver.verify(item)["type"] == "invoice_paid"
+
+
+def test_a_test_event_reaches_a_switched_off_webhook_and_other_events_do_not(subscription, receiver,
+                                                                              django_capture_on_commit_callbacks):
+    Subscription.objects.filter(pk=subscription.pk).update(is_active=False, disabled_reason="Failed 20 times.")
+    subscription.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery = services.send_test(subscription=subscription)
+    [item] = receiver.received
+    assert receiver.verify(item)["type"] == "test"
+    assert Delivery.objects.get(pk=delivery.pk).status == DeliveryStatus.SUCCEEDED
+    # A real event waiting from before the switch-off is not sent.
+    [pending] = services.emit(event_type="invoice_paid", key="k-off", data={}, subscription_ids=[subscription.pk])
+    assert services.deliver_one(pending) == DeliveryStatus.FAILED
+    assert len(receiver.received) == 1
+
+
+def test_redeliver_is_refused_while_a_worker_is_sending_it(subscription, receiver):
+    from core.errors import DomainError
+
+    now = timezone.now()
+    [delivery_id] = services.emit(event_type="invoice_paid", key="k-busy", data={}, now=now)
+    assert services.claim([delivery_id], now) == [delivery_id]  # a worker holds it, sending
+    with pytest.raises(DomainError, match="being sent right now"):
+        services.redeliver(delivery=Delivery.objects.get(pk=delivery_id), now=now)
+    assert services.claim([delivery_id], now) == [], "no second worker may take it meanwhile"
+    assert services.send_claimed(delivery_id, now=now) == DeliveryStatus.SUCCEEDED
+    services.redeliver(delivery=Delivery.objects.get(pk=delivery_id), now=now)  # once it is done: fine
+    assert Delivery.objects.get(pk=delivery_id).status == DeliveryStatus.PENDING
