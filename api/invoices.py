@@ -111,7 +111,8 @@ NULLABLE = {"service_date", "service_end"}
 
 @router.patch("/invoices/{int:pk}", response={200: InvoiceOut, **ERRORS}, url_name="invoice_update", auth=TokenAuth("invoices.change_invoice"))
 def update_invoice(request: HttpRequest, pk: int, payload: InvoicePatch):
-    """Change a draft (sent invoices are part of the books: void them and write a new one)."""
+    """Change a draft (sent invoices are part of the books: void them and write a new one). A new
+    `contact_id` without `tax_treatment` takes that contact's default treatment, as a new draft does."""
     invoice = _invoice(pk)
     changes = payload.dict(exclude_unset=True)
     nulls = [name for name, value in changes.items() if value is None and name not in NULLABLE]
@@ -122,6 +123,8 @@ def update_invoice(request: HttpRequest, pk: int, payload: InvoicePatch):
         contact_id = changes.pop("contact_id")
         changes["contact"] = get_or_404(Contact.objects.all(), contact_id,
                                         _("There is no contact %(id)s.") % {"id": contact_id})
+        if "tax_treatment" not in changes:  # as for a new draft: the new buyer's default
+            changes["tax_treatment"] = services.default_tax_treatment(changes["contact"])
     if "notes" in changes:
         changes["notes"] = changes["notes"] or ""
     items = changes.pop("items", None)

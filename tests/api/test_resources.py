@@ -167,6 +167,26 @@ def test_a_draft_is_changed_and_a_sent_invoice_is_not(api):
     assert Invoice.objects.get(pk=sent.pk).notes == sent.notes
 
 
+def test_a_draft_given_another_buyer_takes_that_buyers_vat_treatment_unless_one_is_given(api):
+    from business.services import update_profile
+
+    update_profile(reverse_charge=True)
+    consumer = make_contact(country="DE")
+    french_business = make_contact(country="FR", is_business=True, vat_id="FR40303265045")
+    pk = api.post("/api/v1/invoices", {"contact_id": consumer.pk, "items": [LINE]}).json()["id"]
+    # Reverse charge for the French business: its lines must be without VAT, as for a new draft.
+    refused = api.patch(f"/api/v1/invoices/{pk}", {"contact_id": french_business.pk})
+    assert refused.status_code == 400 and "Reverse charge" in refused.json()["detail"]
+    assert Invoice.objects.get(pk=pk).contact == consumer
+    moved = api.patch(f"/api/v1/invoices/{pk}", {"contact_id": french_business.pk,
+                                                 "items": [{**LINE, "tax_rate": "0"}]}).json()
+    assert moved["tax_treatment"] == "reverse_charge" and moved["total"] == "100.00"
+    back = api.patch(f"/api/v1/invoices/{pk}", {"contact_id": consumer.pk, "items": [LINE]}).json()
+    assert back["tax_treatment"] == "standard" and back["total"] == "119.00"
+    chosen = api.patch(f"/api/v1/invoices/{pk}", {"contact_id": french_business.pk, "tax_treatment": "standard"})
+    assert chosen.json()["tax_treatment"] == "standard", "a treatment given is kept"
+
+
 def test_a_read_only_token_cannot_change_a_draft(reader_api):
     invoice = make_invoice()
     assert reader_api.patch(f"/api/v1/invoices/{invoice.pk}", {"notes": "x"}).status_code == 403
