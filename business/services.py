@@ -80,6 +80,9 @@ def set_logo(*, data: bytes, by: Any = None) -> BusinessProfile:
         with Image.open(io.BytesIO(data)) as image:
             image.verify()
             kind, (width, height) = image.format, image.size
+    except Image.DecompressionBombError:  # a header claiming more pixels than Pillow opens at all
+        raise DomainError(_("The logo is too large: at most %(max)d × %(max)d pixels.") % {"max": LOGO_MAX_PIXELS},
+                          field="logo") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise DomainError(_("The logo must be a PNG or JPEG image."), field="logo") from None
     if kind not in LOGO_FORMATS:
