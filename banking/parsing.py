@@ -378,12 +378,13 @@ def parse_amount(value: str, *, decimal_comma: bool) -> Decimal | None:
         negative, text = True, text[:-1]
     if text[:1] in "+-":
         negative, text = text[0] == "-", text[1:]
-    if decimal_comma:
-        text = text.replace(".", "").replace(",", ".")
-    else:
-        text = text.replace(",", "")
-    if not re.fullmatch(r"\d+(\.\d{1,2})?", text):
+    mark, group = (",", ".") if decimal_comma else (".", ",")
+    # Group separators only between groups of three digits: "12.50" in a decimal-comma file (or
+    # "12,50" in a decimal-point one) is not 1250, it is a wrong mapping.
+    found = re.fullmatch(rf"(\d{{1,3}}(?:{re.escape(group)}\d{{3}})+|\d+)(?:{re.escape(mark)}(\d{{1,2}}))?", text)
+    if found is None:
         return None
+    text = found.group(1).replace(group, "") + (f".{found.group(2)}" if found.group(2) else "")
     amount = Decimal(text)
     if amount >= Decimal("1e12"):
         return None
