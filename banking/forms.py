@@ -14,7 +14,7 @@ from invoices.models import Invoice, InvoiceKind
 
 from .matching import number_key
 from .models import CsvMapping, StatementFormat
-from .parsing import MAX_BYTES
+from .parsing import MAPPED, MAX_BYTES, column_number
 
 
 class UploadForm(SubmitOnceMixin, forms.Form):
@@ -63,9 +63,20 @@ class ConfirmForm(forms.Form):
         return invoice
 
 
+MAX_COLUMN = 1000
+
+
 class MappingForm(SubmitOnceMixin, NoLineBreaksMixin, forms.ModelForm):
     class Meta:
         model = CsvMapping
         fields = ["name", "delimiter", "decimal_comma", "date_format", "encoding", "header_row", "date_column",  # noqa: RUF012
                   "value_date_column", "amount_column", "currency_column", "payer_column", "iban_column",
                   "text_column", "reference_column"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        for name in MAPPED:
+            number = column_number(cleaned.get(name) or "")
+            if number is not None and not 1 <= number <= MAX_COLUMN:
+                self.add_error(name, _("Columns are counted from 1 (at most %(max)d).") % {"max": MAX_COLUMN})
+        return cleaned

@@ -229,6 +229,32 @@ def test_the_owner_describes_a_banks_csv_once_and_a_team_member_uses_it(client, 
     assert BankStatement.objects.get().lines_new == 6
 
 
+MAPPING_FORM = {
+    "name": "Deutsche Bank", "delimiter": ";", "decimal_comma": "on", "date_format": "%d.%m.%Y", "encoding": "auto",
+    "header_row": "0", "date_column": "Buchungstag", "value_date_column": "", "amount_column": "Betrag",
+    "currency_column": "", "payer_column": "", "iban_column": "", "text_column": "Verwendungszweck",
+    "reference_column": ""}
+
+
+@pytest.mark.parametrize("column", ["0", "1001", "99999999999999999999"])
+def test_a_column_number_that_no_file_has_is_refused_at_the_field(client, owner, column):
+    response = client.post(reverse("banking:mapping-create"), {**MAPPING_FORM, "text_column": column})
+    assert response.status_code == 200
+    assert response.context["form"].errors["text_column"] == ["Columns are counted from 1 (at most 1000)."]
+    assert not CsvMapping.objects.exists()
+
+
+@pytest.mark.parametrize(("column", "shown"), [("²", "²"), ("9", "9")])
+def test_a_mapped_column_the_file_lacks_is_named_on_upload_not_a_server_error(client, owner, column, shown):
+    # "²" passes str.isdigit() but is no number; the file's heading line has 8 columns, not 9.
+    mapping = deutsche_bank(text_column=column)
+    response = client.post(reverse("banking:statement-upload"), {
+        "file": SimpleUploadedFile(DB_MARCH, read(DB_MARCH)), "format": "csv", "mapping": mapping.pk})
+    assert response.status_code == 200
+    assert response.context["form"].errors["file"][0].startswith(f"Line 5 has no column “{shown}”. Its columns: ")
+    assert not BankStatement.objects.exists()
+
+
 def test_the_bank_is_in_the_menu_for_whoever_may_record_payments(client, owner):
     assert 'href="/bank/"' in client.get(reverse("dashboard")).content.decode()
     client.force_login(make_team_member("sam"))
