@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.core.validators import MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from core.forms import LocalizedDecimalField, SubmitOnceMixin
@@ -46,8 +47,10 @@ class ConfirmForm(forms.Form):
 
     invoice = forms.CharField(label=_("Invoice number"), max_length=40, required=False)
     # Typed as people type it ("119,00" in German), like the invoices' amounts.
-    amount = LocalizedDecimalField(label=_("Amount to record"), max_digits=14, decimal_places=2, required=False,
-                                   min_value=Decimal("0.01"))
+    amount = LocalizedDecimalField(
+        label=_("Amount to record"), max_digits=14, decimal_places=2, required=False,
+        # Not min_value: its message shows the limit as Python writes it ("0.01", in German too).
+        validators=[MinValueValidator(Decimal("0.01"), message=_("The amount must be greater than zero."))])
 
     def clean_invoice(self) -> Invoice | None:
         text = self.cleaned_data["invoice"].strip()

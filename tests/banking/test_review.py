@@ -103,6 +103,17 @@ def test_another_invoice_and_amount_can_be_chosen_for_a_line(client, march):
     assert (line.status, line.invoice, line.payment.amount) == ("confirmed", invoices["2026-0005"], Decimal("20.00"))
 
 
+@pytest.mark.parametrize("amount", ["0", "-5"])
+def test_an_amount_of_zero_or_less_is_refused_in_the_pages_language(client, march, amount):
+    _invoices, statement = march
+    line = line_paying(statement, "2026-0003")
+    response = client.post(reverse("banking:transaction-confirm", args=[line.pk]), {"amount": amount},
+                           HTTP_ACCEPT_LANGUAGE="de")
+    # Not "Dieser Wert muss größer oder gleich 0.01 sein.": a German page writes no "0.01".
+    assert messages_of(response) == ["Der Betrag muss größer als null sein."]
+    assert not Payment.objects.exists()
+
+
 def test_more_than_the_line_brought_in_is_refused_and_kept_on_the_line(client, march):
     _invoices, statement = march
     line = line_paying(statement, "2026-0003")
