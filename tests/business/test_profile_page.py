@@ -135,3 +135,21 @@ def test_a_logo_claiming_a_huge_size_is_refused_at_the_field_not_a_server_error(
     assert page.status_code == 200
     assert page.context["logo_form"].errors["logo"] == ["The logo is too large: at most 4000 × 4000 pixels."]
     assert not BusinessProfile.objects.get().logo
+
+
+@pytest.mark.parametrize(("field", "text", "message"), [
+    ("email_subject_de", "Rechnung {{ invoice.numbr }}", "Unknown placeholder {{ invoice.numbr }}."),
+    ("email_body_en", "Dear {{ contact.name,\n\nyour invoice", "Only placeholders like {{ contact.first_name }}"),
+    ("email_body_de", "{% if invoice.total %}Hallo{% endif %}", "Only placeholders like {{ contact.first_name }}"),
+])
+def test_a_customer_email_text_with_a_broken_placeholder_is_refused_at_the_field(client, owner, field, text, message):
+    # Saved, the first would leave the number out of every email, the others send the braces to the customer.
+    page = client.post(URL, form_data(**{field: text}))
+    assert page.status_code == 200
+    assert page.context["form"].errors[field][0].startswith(message)
+    assert getattr(services.get_profile(), field) == ""
+
+
+def test_a_customer_email_text_with_valid_placeholders_is_saved(client, owner):
+    client.post(URL, form_data(email_subject_de="Rechnung {{ invoice.number }} von {{ business.name }}"))
+    assert services.get_profile().email_subject_de == "Rechnung {{ invoice.number }} von {{ business.name }}"
