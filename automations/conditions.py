@@ -19,7 +19,7 @@ from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from invoices.models import Contact, Invoice, Language, Tag
+from invoices.models import Contact, Invoice, Language, Tag, tag_ids_named
 from invoices.validators import currency_codes
 
 
@@ -85,10 +85,7 @@ def _tags(value: Any) -> list[str]:
 
 def _named(names: list[str], prefix: str = "") -> Q:
     """Tags named so in any case ("vip" is the tag "VIP", as the contact form reuses it)."""
-    query = Q()
-    for name in names:
-        query |= Q(**{f"{prefix}name__iexact": name})
-    return query
+    return Q(**{f"{prefix}pk__in": tag_ids_named(names)})
 
 
 def _tagged(names: list[str]) -> Exists:

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.core.validators import MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from core.forms import LocalizedDecimalField, SubmitOnceMixin
@@ -14,7 +15,7 @@ from invoices.models import Invoice, InvoiceKind
 
 from .matching import number_key
 from .models import CsvMapping, StatementFormat
-from .parsing import MAX_BYTES
+from .parsing import MAPPED, MAX_BYTES, column_number
 
 
 class UploadForm(SubmitOnceMixin, forms.Form):
@@ -46,8 +47,10 @@ class ConfirmForm(forms.Form):
 
     invoice = forms.CharField(label=_("Invoice number"), max_length=40, required=False)
     # Typed as people type it ("119,00" in German), like the invoices' amounts.
-    amount = LocalizedDecimalField(label=_("Amount to record"), max_digits=14, decimal_places=2, required=False,
-                                   min_value=Decimal("0.01"))
+    amount = LocalizedDecimalField(
+        label=_("Amount to record"), max_digits=14, decimal_places=2, required=False,
+        # Not min_value: its message shows the limit as Python writes it ("0.01", in German too).
+        validators=[MinValueValidator(Decimal("0.01"), message=_("The amount must be greater than zero."))])
 
     def clean_invoice(self) -> Invoice | None:
         text = self.cleaned_data["invoice"].strip()
@@ -63,9 +66,20 @@ class ConfirmForm(forms.Form):
         return invoice
 
 
+MAX_COLUMN = 1000
+
+
 class MappingForm(SubmitOnceMixin, NoLineBreaksMixin, forms.ModelForm):
     class Meta:
         model = CsvMapping
         fields = ["name", "delimiter", "decimal_comma", "date_format", "encoding", "header_row", "date_column",  # noqa: RUF012
                   "value_date_column", "amount_column", "currency_column", "payer_column", "iban_column",
                   "text_column", "reference_column"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        for name in MAPPED:
+            number = column_number(cleaned.get(name) or "")
+            if number is not None and not 1 <= number <= MAX_COLUMN:
+                self.add_error(name, _("Columns are counted from 1 (at most %(max)d).") % {"max": MAX_COLUMN})
+        return cleaned

@@ -378,16 +378,24 @@ def parse_amount(value: str, *, decimal_comma: bool) -> Decimal | None:
         negative, text = True, text[:-1]
     if text[:1] in "+-":
         negative, text = text[0] == "-", text[1:]
-    if decimal_comma:
-        text = text.replace(".", "").replace(",", ".")
-    else:
-        text = text.replace(",", "")
-    if not re.fullmatch(r"\d+(\.\d{1,2})?", text):
+    mark, group = (",", ".") if decimal_comma else (".", ",")
+    # Group separators only between groups of three digits: "12.50" in a decimal-comma file (or
+    # "12,50" in a decimal-point one) is not 1250, it is a wrong mapping.
+    found = re.fullmatch(rf"(\d{{1,3}}(?:{re.escape(group)}\d{{3}})+|\d+)(?:{re.escape(mark)}(\d{{1,2}}))?", text)
+    if found is None:
         return None
+    text = found.group(1).replace(group, "") + (f".{found.group(2)}" if found.group(2) else "")
     amount = Decimal(text)
     if amount >= Decimal("1e12"):
         return None
     return -amount if negative else amount
+
+
+def column_number(spec: str) -> int | None:
+    """The number of a column given by its number ("3"), or None for a heading. Only ASCII digits
+    make a number ("²" is a heading, as int() could not read it)."""
+    spec = spec.strip()
+    return int(spec) if spec.isascii() and spec.isdigit() else None
 
 
 def _column(spec: str, header: list[str]) -> int | None:
@@ -395,8 +403,9 @@ def _column(spec: str, header: list[str]) -> int | None:
     spec = spec.strip()
     if not spec:
         return None
-    if spec.isdigit():
-        return int(spec) - 1
+    number = column_number(spec)
+    if number is not None:
+        return number - 1 if number >= 1 else -1
     wanted = spec.casefold()
     for index, name in enumerate(header):
         if name.strip().strip("\ufeff").strip().casefold() == wanted:
@@ -431,7 +440,8 @@ def parse_csv(content: bytes, layout: CsvLayout, *, progress: ProgressCallback |
     preamble: list[str] = []
     header: list[str] | None = None
     header_line = 0
-    named = [getattr(layout, name) for name in ("date_column", "amount_column") if not getattr(layout, name).strip().isdigit()]
+    named = [getattr(layout, name) for name in ("date_column", "amount_column")
+             if column_number(getattr(layout, name)) is None]
     for line, row in rows:
         if layout.header_row:
             if line == layout.header_row:
@@ -454,6 +464,10 @@ def parse_csv(content: bytes, layout: CsvLayout, *, progress: ProgressCallback |
     columns: dict[str, int | None] = {}
     for name in MAPPED:
         index = _column(getattr(layout, name), header)
+        # A column number beyond the headings' line (when there is one: the line was named, or
+        # found by its headings) is no column of the file either.
+        if index is not None and index >= len(header) and (named or layout.header_row):
+            index = -1
         if index == -1:
             raise DomainError(_("Line %(line)d has no column “%(column)s”. Its columns: %(found)s. Is the delimiter "
                                 "(“%(delimiter)s”) right?") % {

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
+from automations import placeholders
 from core.errors import DomainError, validate
 from core.fields import model_field
 
@@ -34,6 +35,8 @@ TRIMMED = tuple(name for name in FIELDS if name not in ("invoice_footer", "email
                                                           "payment_terms_days", "default_tax_rate", "small_business",
                                                           "reverse_charge", "attach_xml", "send_from", "send_until",
                                                           "business_days_only"))
+# The customer emails' texts: placeholders as the automations' emails have them, checked alike.
+EMAIL_TEXTS = ("email_subject_en", "email_body_en", "email_subject_de", "email_body_de")
 LOGO_MAX_BYTES = 1024 * 1024
 LOGO_MAX_PIXELS = 4000
 LOGO_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}
@@ -67,9 +70,21 @@ def update_profile(*, by: Any = None, **fields: Any) -> BusinessProfile:
             if name == "country" and isinstance(value, str):
                 value = value.upper()
             setattr(profile, name, value)
+        for name in EMAIL_TEXTS:
+            if name in fields:
+                _check_placeholders(name, getattr(profile, name))
         validate(profile, exclude=["logo", "logo_type"])
         profile.save()
     return profile
+
+
+def _check_placeholders(name: str, text: str) -> None:
+    """A misspelt placeholder would be left empty in every customer's email, an unclosed one sent
+    as it is: refused at the field, with the valid placeholders named."""
+    try:
+        placeholders.check(text or "")
+    except placeholders.PlaceholderError as exc:
+        raise DomainError(exc.message, field=name) from None
 
 
 def set_logo(*, data: bytes, by: Any = None) -> BusinessProfile:
@@ -80,6 +95,9 @@ def set_logo(*, data: bytes, by: Any = None) -> BusinessProfile:
         with Image.open(io.BytesIO(data)) as image:
             image.verify()
             kind, (width, height) = image.format, image.size
+    except Image.DecompressionBombError:  # a header claiming more pixels than Pillow opens at all
+        raise DomainError(_("The logo is too large: at most %(max)d × %(max)d pixels.") % {"max": LOGO_MAX_PIXELS},
+                          field="logo") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise DomainError(_("The logo must be a PNG or JPEG image."), field="logo") from None
     if kind not in LOGO_FORMATS:

@@ -28,6 +28,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -57,6 +58,9 @@ SEPA_COUNTRIES = frozenset(
     "AD CH GB GI IS LI MC NO SM VA".split()
 )
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+# What XML 1.0 cannot hold: control characters other than tab and line breaks (a vertical tab or a
+# form feed pasted from a word processor into a description), U+FFFE/U+FFFF and lone surrogates.
+NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 NS = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
     "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
@@ -187,12 +191,24 @@ def data_dict(content: Content, *, flavour: Flavour) -> dict[str, Any]:
     return data
 
 
+def _xml_safe(value: Any) -> Any:
+    """`value` (the data dict) with every text made writable as XML: each character XML cannot
+    hold becomes a space, so the invoice still renders (its PDF embeds this XML)."""
+    if isinstance(value, str):
+        return NOT_IN_XML.sub(" ", value)
+    if isinstance(value, dict):
+        return {key: _xml_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_xml_safe(item) for item in value]
+    return value
+
+
 def cii_xml(content: Content, *, flavour: Flavour) -> bytes:
     """The CII XML of `content` in the given flavour, its texts in the document's language."""
     if flavour not in FLAVOURS:
         raise ValueError(f"unknown e-invoice flavour {flavour!r}: use one of {', '.join(FLAVOURS)}")
     with translation.override(content.language):
-        data = data_dict(content, flavour=flavour)
+        data = _xml_safe(data_dict(content, flavour=flavour))
     xml = generate_cii_xml(data, level="en16931", check_xsd=False, check_schematron=False)
     root = etree.fromstring(xml, etree.XMLParser(resolve_entities=False, no_network=True))
     # An element the library leaves empty comes out as xsi:nil="true", which the schema refuses.

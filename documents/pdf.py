@@ -98,6 +98,7 @@ def static_file(name: str) -> Path | None:
 
 EPC_NAME_MAX = 70
 EPC_REMITTANCE_MAX = 140
+EPC_AMOUNT_MAX = Decimal("999999999.99")
 
 
 def epc_payload(*, name: str, iban: str, amount: Decimal, remittance: str, bic: str = "") -> str:
@@ -105,7 +106,7 @@ def epc_payload(*, name: str, iban: str, amount: Decimal, remittance: str, bic: 
     the transfer from it. Lines: service tag, version, character set, identification, BIC
     (optional in 002), beneficiary name (≤ 70), IBAN, amount (EUR, 0.01–999999999.99), purpose
     (empty), structured reference (empty), unstructured remittance (≤ 140)."""
-    if not Decimal("0.01") <= amount <= Decimal("999999999.99"):
+    if not Decimal("0.01") <= amount <= EPC_AMOUNT_MAX:
         raise ValueError(f"an EPC QR code cannot ask for {amount}")
     fields = [
         "BCD", "002", "1", "SCT", bic.strip(), " ".join(name.split())[:EPC_NAME_MAX], iban.replace(" ", "").upper(),
@@ -116,9 +117,11 @@ def epc_payload(*, name: str, iban: str, amount: Decimal, remittance: str, bic: 
 
 def payment_qr(content: Content) -> str:
     """A PNG data: URI of the EPC QR code, or "" when there is nothing to pay by it: only EUR,
-    only with the seller's IBAN, only when something is due, never on a credit note."""
+    only with the seller's IBAN, only when something is due (and no more than a code can ask for),
+    never on a credit note."""
     bank = content.bank
-    if content.is_credit_note or bank is None or content.currency != "EUR" or content.balance <= 0:
+    if (content.is_credit_note or bank is None or content.currency != "EUR" or content.balance <= 0
+            or content.balance > EPC_AMOUNT_MAX):
         return ""
     payload = epc_payload(name=bank.account_holder, iban=bank.iban, amount=content.balance,
                           remittance=content.number, bic=bank.bic)

@@ -35,7 +35,7 @@ def invoice_for_token(token: str) -> Invoice | None:
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         return None
     return (
-        Invoice.objects.select_related("contact").exclude(status=InvoiceStatus.DRAFT)
+        Invoice.objects.select_related("contact", "credit_for").exclude(status=InvoiceStatus.DRAFT)
         .filter(pk=invoice_id, public_link_version=version).first()
     )
 

@@ -51,6 +51,7 @@ from .models import (
     RecurringPayment,
     RecurringStatus,
     Tag,
+    tag_ids_named,
 )
 
 OPEN_STATUSES = (InvoiceStatus.SENT, InvoiceStatus.OVERDUE)
@@ -220,10 +221,7 @@ def _tags_named(names: list[str]) -> list[Tag]:
 
 def _tags_like(names: list[str]) -> list[Tag]:
     """The tags named so in any case, an exact spelling first (the admin may have made "VIP" and "vip")."""
-    matches = Q()
-    for name in names:
-        matches |= Q(name__iexact=name)
-    return sorted(Tag.objects.filter(matches), key=lambda t: (t.name not in names, t.pk))
+    return sorted(Tag.objects.filter(pk__in=tag_ids_named(names)), key=lambda t: (t.name not in names, t.pk))
 
 
 def _by_name(tags: list[Tag]) -> dict[str, Tag]:

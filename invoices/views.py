@@ -28,7 +28,7 @@ from business.validators import country_choices
 from core.dates import business_today
 from core.errors import DomainError
 from core.forms import add_domain_error
-from core.money import CENT, format_money, sum_to_cents
+from core.money import format_money, sum_to_cents
 from core.views import flash_service, paginate
 
 from . import services
@@ -43,7 +43,7 @@ from .forms import (
     invoice_initial,
     line_item_formset,
 )
-from .models import Contact, Invoice, InvoiceStatus, RecurringPayment, RecurringStatus, Tag, TaxTreatment, tagged
+from .models import Contact, Invoice, InvoiceStatus, LineItem, RecurringPayment, RecurringStatus, Tag, TaxTreatment, tagged
 from .public import invoice_for_token, public_url, revoke_public_links
 
 
@@ -469,7 +469,9 @@ def recurring_detail(request: HttpRequest, pk: int) -> HttpResponse:
     plan = get_object_or_404(RecurringPayment.objects.select_related("contact", "created_by"), pk=pk)
     invoices = plan.invoices.order_by("-period_start", "-pk")
     page = paginate(request, invoices)
-    gross = (plan.amount * (1 + plan.tax_rate / 100)).quantize(CENT)
+    # As its invoices add it up (net and tax each rounded half up), not rounded once half-even.
+    line = LineItem(quantity=1, unit_price=plan.amount, tax_rate=plan.tax_rate)
+    gross = line.net_amount + line.tax_amount
     return render(request, "invoices/recurring_detail.html", {
         "plan": plan, "page_obj": page, "invoices": page.object_list, "gross": gross,
         "can_start": plan.status == RecurringStatus.SCHEDULED,

@@ -124,3 +124,11 @@ def test_amounts_as_banks_write_them(text, comma, expected):
 @pytest.mark.parametrize("text", ["12,3x", "1,2,3", "", "12,345", "NaN", "1e5", "--5"])
 def test_what_is_not_an_amount(text):
     assert parse_amount(text, decimal_comma=True) is None
+
+
+@pytest.mark.parametrize("text, comma", [
+    # The other convention's decimal mark is not a group separator: never a hundred times the amount.
+    ("12.50", True), ("1.234.5", True), ("12.3456,00", True), ("12,50", False), ("1,2345.00", False),
+])
+def test_a_decimal_mark_of_the_other_convention_is_not_read_as_a_group_separator(text, comma):
+    assert parse_amount(text, decimal_comma=comma) is None

@@ -103,6 +103,17 @@ def test_another_invoice_and_amount_can_be_chosen_for_a_line(client, march):
     assert (line.status, line.invoice, line.payment.amount) == ("confirmed", invoices["2026-0005"], Decimal("20.00"))
 
 
+@pytest.mark.parametrize("amount", ["0", "-5"])
+def test_an_amount_of_zero_or_less_is_refused_in_the_pages_language(client, march, amount):
+    _invoices, statement = march
+    line = line_paying(statement, "2026-0003")
+    response = client.post(reverse("banking:transaction-confirm", args=[line.pk]), {"amount": amount},
+                           HTTP_ACCEPT_LANGUAGE="de")
+    # Not "Dieser Wert muss größer oder gleich 0.01 sein.": a German page writes no "0.01".
+    assert messages_of(response) == ["Der Betrag muss größer als null sein."]
+    assert not Payment.objects.exists()
+
+
 def test_more_than_the_line_brought_in_is_refused_and_kept_on_the_line(client, march):
     _invoices, statement = march
     line = line_paying(statement, "2026-0003")
@@ -227,6 +238,32 @@ def test_the_owner_describes_a_banks_csv_once_and_a_team_member_uses_it(client, 
     client.post(reverse("banking:statement-upload"), {
         "file": SimpleUploadedFile(DB_MARCH, read(DB_MARCH)), "format": "csv", "mapping": mapping.pk})
     assert BankStatement.objects.get().lines_new == 6
+
+
+MAPPING_FORM = {
+    "name": "Deutsche Bank", "delimiter": ";", "decimal_comma": "on", "date_format": "%d.%m.%Y", "encoding": "auto",
+    "header_row": "0", "date_column": "Buchungstag", "value_date_column": "", "amount_column": "Betrag",
+    "currency_column": "", "payer_column": "", "iban_column": "", "text_column": "Verwendungszweck",
+    "reference_column": ""}
+
+
+@pytest.mark.parametrize("column", ["0", "1001", "99999999999999999999"])
+def test_a_column_number_that_no_file_has_is_refused_at_the_field(client, owner, column):
+    response = client.post(reverse("banking:mapping-create"), {**MAPPING_FORM, "text_column": column})
+    assert response.status_code == 200
+    assert response.context["form"].errors["text_column"] == ["Columns are counted from 1 (at most 1000)."]
+    assert not CsvMapping.objects.exists()
+
+
+@pytest.mark.parametrize(("column", "shown"), [("²", "²"), ("9", "9")])
+def test_a_mapped_column_the_file_lacks_is_named_on_upload_not_a_server_error(client, owner, column, shown):
+    # "²" passes str.isdigit() but is no number; the file's heading line has 8 columns, not 9.
+    mapping = deutsche_bank(text_column=column)
+    response = client.post(reverse("banking:statement-upload"), {
+        "file": SimpleUploadedFile(DB_MARCH, read(DB_MARCH)), "format": "csv", "mapping": mapping.pk})
+    assert response.status_code == 200
+    assert response.context["form"].errors["file"][0].startswith(f"Line 5 has no column “{shown}”. Its columns: ")
+    assert not BankStatement.objects.exists()
 
 
 def test_the_bank_is_in_the_menu_for_whoever_may_record_payments(client, owner):

@@ -115,3 +115,41 @@ def test_a_bad_logo_is_refused_at_the_field(client, owner, name, content, messag
     assert page.status_code == 200
     assert message in page.context["logo_form"].errors["logo"][0]
     assert not BusinessProfile.objects.get().logo
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A small PNG file whose header claims width × height pixels (the pixels are never there)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 10)) + chunk(b"IEND", b""))
+
+
+def test_a_logo_claiming_a_huge_size_is_refused_at_the_field_not_a_server_error(client, owner):
+    # 20000 × 20000 pixels in a few bytes: Pillow refuses to open it (a decompression bomb).
+    page = client.post(reverse("business:logo-upload"),
+                       {"logo": SimpleUploadedFile("logo.png", png_header(20000, 20000), "image/png")})
+    assert page.status_code == 200
+    assert page.context["logo_form"].errors["logo"] == ["The logo is too large: at most 4000 × 4000 pixels."]
+    assert not BusinessProfile.objects.get().logo
+
+
+@pytest.mark.parametrize(("field", "text", "message"), [
+    ("email_subject_de", "Rechnung {{ invoice.numbr }}", "Unknown placeholder {{ invoice.numbr }}."),
+    ("email_body_en", "Dear {{ contact.name,\n\nyour invoice", "Only placeholders like {{ contact.first_name }}"),
+    ("email_body_de", "{% if invoice.total %}Hallo{% endif %}", "Only placeholders like {{ contact.first_name }}"),
+])
+def test_a_customer_email_text_with_a_broken_placeholder_is_refused_at_the_field(client, owner, field, text, message):
+    # Saved, the first would leave the number out of every email, the others send the braces to the customer.
+    page = client.post(URL, form_data(**{field: text}))
+    assert page.status_code == 200
+    assert page.context["form"].errors[field][0].startswith(message)
+    assert getattr(services.get_profile(), field) == ""
+
+
+def test_a_customer_email_text_with_valid_placeholders_is_saved(client, owner):
+    client.post(URL, form_data(email_subject_de="Rechnung {{ invoice.number }} von {{ business.name }}"))
+    assert services.get_profile().email_subject_de == "Rechnung {{ invoice.number }} von {{ business.name }}"

@@ -70,6 +70,17 @@ def test_the_customer_downloads_the_pdf_by_the_public_link(client):
     assert f"Invoice {invoice.number}" in pdf_text(response.content)
 
 
+def test_the_customers_page_of_a_credit_note_calls_it_a_credit_note(client):
+    # The credit note's email links here ("You can also view the credit note online").
+    invoice = sent(language="de")
+    credit_note = credit_note_of(invoice)
+    page = client.get(reverse("invoice-public", args=[make_token(credit_note)]), HTTP_ACCEPT_LANGUAGE="de")
+    html = page.content.decode()
+    assert f"<title>Stornorechnung {credit_note.number} · " in html
+    assert f"Rechnung {credit_note.number}" not in html
+    assert f"Diese Stornorechnung storniert die Rechnung {invoice.number} vom " in html
+
+
 def test_a_revoked_or_tampered_link_and_a_drafts_link_find_nothing(client):
     invoice = sent()
     old = public_pdf_url(invoice)

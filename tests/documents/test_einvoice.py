@@ -235,3 +235,15 @@ def test_a_foreign_currency_invoice_has_valid_xml(schematron):
     xml = services.invoice_xml(invoice, flavour="factur-x")
     assert one(parse(xml), SETTLEMENT + "/ram:InvoiceCurrencyCode") == "CHF"
     assert findings(schematron, xml, "factur-x") == []
+
+
+def test_control_characters_pasted_into_an_invoice_do_not_break_its_documents():
+    # A vertical tab or a form feed from a word processor: XML cannot hold them, so the XML, and the
+    # PDF that embeds it, failed with a server error (and the invoice email with them).
+    invoice = sent(items=[{"description": "Beratung\x0bvor Ort\x0c", "quantity": "1", "unit_price": "100.00",
+                           "tax_rate": "19"}], notes="Danke\x01!")
+    root = parse(services.invoice_xml(invoice, flavour="xrechnung"))
+    assert all_of(root, "//ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedTradeProduct/ram:Name") == [
+        "Beratung vor Ort"]
+    assert services.invoice_xml(invoice, flavour="factur-x").startswith(b"<?xml")
+    assert services.invoice_pdf(invoice).startswith(b"%PDF")

@@ -74,3 +74,11 @@ def test_no_qr_code_where_a_transfer_in_euros_is_not_asked_for(case):
     invoice.refresh_from_db()
     assert payment_qr(content_of(invoice)) == ""
     assert images(services.invoice_pdf(invoice)) == 0
+
+
+def test_an_amount_due_beyond_what_a_qr_code_can_ask_for_prints_the_invoice_without_one():
+    # EPC069-12 allows at most 999,999,999.99 EUR; the invoice can be larger (unit prices up to 12 digits).
+    invoice = sent(items=[{"description": "Power plant", "quantity": "1", "unit_price": "1000000000.00",
+                           "tax_rate": "19"}])
+    assert payment_qr(content_of(invoice)) == ""
+    assert services.invoice_pdf(invoice).startswith(b"%PDF")

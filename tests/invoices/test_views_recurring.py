@@ -62,6 +62,15 @@ def test_start_activates_the_plan_and_issues_its_first_invoice(user_client):
     assert Event.objects.filter(recurring=plan, kind="recurring_started").exists()
 
 
+def test_the_plan_page_shows_the_gross_amount_its_invoices_charge(user_client):
+    # 11.50 + 19 % = 13.685: each invoice rounds the tax (2.185) half up to 2.19, so 13.69 is charged.
+    plan = make_plan(amount=Decimal("11.50"), tax_rate=Decimal("19"), start_date=TODAY)
+    user_client.post(reverse("invoices:recurring-start", args=[plan.pk]))
+    assert plan.invoices.get().total == Decimal("13.69")
+    page = user_client.get(reverse("invoices:recurring-detail", args=[plan.pk])).content.decode()
+    assert "= €13.69" in page
+
+
 def test_starting_twice_shows_the_refusal_not_a_500(user_client):
     plan = make_plan()
     url = reverse("invoices:recurring-start", args=[plan.pk])
