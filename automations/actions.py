@@ -16,6 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core import placeholders
 from core.dates import business_today
 from core.errors import DomainError
 from core.fields import model_field
@@ -30,7 +31,6 @@ from webhooks import safety as webhook_safety
 from webhooks import services as webhook_services
 from workflows import services as workflow_services
 
-from . import placeholders
 from .errors import ActionError, ActionSkipped
 from .mailer import action_texts, send_for_run
 from .models import SETTINGS_FIELDS, DigestLock, Event, RunAction, RunActionStatus

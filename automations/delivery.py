@@ -31,12 +31,13 @@ from django.utils.translation import gettext_lazy
 
 from business import services as business
 from business.models import BusinessProfile
+from core import placeholders
 from core.dates import business_today
 from documents import services as documents
 from invoices.models import Contact, Invoice
 from invoices.public import public_url
 
-from . import dispatch, mailer, placeholders
+from . import dispatch, mailer
 from .errors import ActionError
 from .models import InvoiceEmail, InvoiceEmailKind, InvoiceEmailStatus
 

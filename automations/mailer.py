@@ -26,7 +26,8 @@ from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from . import placeholders
+from core import placeholders
+
 from .errors import ActionError, ActionSkipped
 from .models import EmailEvent, InvoiceEmail, RunAction, RunActionStatus
 from .tracking import refresh_email_status

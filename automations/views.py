@@ -26,6 +26,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.submissions import save_once
+from core import placeholders
 from core.dates import business_today
 from core.errors import DomainError
 from core.forms import SubmitOnceMixin
@@ -34,7 +35,7 @@ from invoices import services as invoice_services
 from invoices.models import Contact, Invoice
 from invoices.public import public_url
 
-from . import conditions, delivery, placeholders, portable, reminders, services
+from . import conditions, delivery, portable, reminders, services
 from .mailer import build_message
 from .forms import KIND_ICONS, ImportForm, PauseForm, SendTestForm, invoice_choices_queryset
 from .models import Action, ActionKind, Automation, InvoiceEmail, Run, RunAction, RunStatus
@@ -476,7 +477,7 @@ def email_preview(request: HttpRequest) -> HttpResponse:
         email = {
             "from": message.from_email, "to": contact.email, "reply_to": ", ".join(message.reply_to),
             "subject": message.subject, "text": message.body,
-            # render_html escaped the author's text and every value (automations.placeholders).
+            # render_html escaped the author's text and every value (core.placeholders).
             "html": mark_safe(message.alternatives[0][0]),
         }
     template = "automations/_preview.html" if request.headers.get("HX-Request") else "automations/preview.html"

@@ -48,11 +48,11 @@ from formtools.wizard.forms import ManagementForm
 from formtools.wizard.storage import get_storage
 from formtools.wizard.views import SessionWizardView, StepsHelper
 
+from core import placeholders
+from core.dates import business_today
 from core.errors import DomainError
 
-from core.dates import business_today
-
-from . import conditions, placeholders, reminders, services
+from . import conditions, reminders, services
 from .forms import (
     KIND_FIELDS, KIND_ICONS, PLAIN_KINDS, STEP_FIELDS, ActionForm, ActionFormSet, ConditionsForm, FrequencyForm,
     NameForm, ReviewForm, ScheduleFormSet, TriggerForm, fits_builder, invoice_choices_queryset, step_rows,

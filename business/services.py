@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
-from automations import placeholders
+from core import placeholders
 from core.errors import DomainError, validate
 from core.fields import model_field
 

@@ -15,7 +15,7 @@ from django.core.management import CommandError, call_command
 from automations import portable, services
 from automations.actions import ACTIONS
 from automations.models import Action, Automation
-from automations.placeholders import PLACEHOLDERS
+from core.placeholders import PLACEHOLDERS
 from automations.portable import ImportInvalid, export_automations, import_automations
 from core.errors import DomainError
 from tests.base import make_team_member

@@ -9,10 +9,10 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 
-from automations import placeholders
+from core import placeholders
 from automations.mailer import build_message
 from automations.models import Action, Automation
-from automations.placeholders import PLACEHOLDERS, PlaceholderError, check, context_for, render_html, render_text, single_line
+from core.placeholders import PLACEHOLDERS, PlaceholderError, check, context_for, render_html, render_text, single_line
 from automations.services import AutomationInvalid, create_automation
 from invoices import services
 from tests.base import make_contact, make_invoice, make_plan

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
 
-from automations import placeholders
+from core import placeholders
 from automations.presets import TEMPLATES
 from automations.delivery import STANDARD_TEXTS
 from invoices import services
