@@ -71,7 +71,10 @@ def install(api: NinjaAPI) -> None:
     def on_validation(request: HttpRequest, exc: Any) -> HttpResponse:
         errors: dict[str, list[str]] = {}
         for error in exc.errors:
-            errors.setdefault(_field_of(list(error.get("loc", []))), []).append(str(error.get("msg", "")))
+            message = str(error.get("msg", ""))
+            if error.get("type") == "extra_forbidden":
+                message = _("This field is not known here; check its name in the API docs.")
+            errors.setdefault(_field_of(list(error.get("loc", []))), []).append(message)
         return respond(api, request, 422, _("The request is not valid; nothing was changed."), errors)
 
     def on_auth(request: HttpRequest, exc: Any) -> HttpResponse:

@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, ConfigDict
 from pydantic_core import PydanticCustomError
 
 from automations.triggers import Frequency, Trigger
@@ -50,6 +50,13 @@ TAGS = ("Tag names (at most 20 after trimming and merging names that differ only
         "an existing tag is reused whatever its case.")
 
 
+class Input(Schema):
+    """A request body: a key the operation does not know is refused (a typo such as `note` for
+    `notes` would otherwise change nothing and answer 200)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class ContactOut(Schema):
     id: int
     name: str
@@ -71,7 +78,7 @@ class ContactOut(Schema):
         return [tag.name for tag in contact.tags.all()]
 
 
-class ContactIn(Schema):
+class ContactIn(Input):
     name: str = Field(..., max_length=1000)
     email: str = Field("", max_length=1000)
     phone: str = Field("", max_length=1000)
@@ -86,7 +93,7 @@ class ContactIn(Schema):
     tags: list[TagName] = Field([], max_length=100, description=TAGS)
 
 
-class ContactPatch(Schema):
+class ContactPatch(Input):
     name: str | None = Field(None, max_length=1000)
     email: str | None = Field(None, max_length=1000)
     phone: str | None = Field(None, max_length=1000)
@@ -164,14 +171,14 @@ def invoice_out(invoice: Any) -> dict[str, Any]:
     }
 
 
-class LineItemIn(Schema):
+class LineItemIn(Input):
     description: str = Field(..., max_length=2000)
     quantity: Amount = "1"
     unit_price: Amount
     tax_rate: Amount = "0"
 
 
-class InvoiceIn(Schema):
+class InvoiceIn(Input):
     contact_id: Int = Field(..., ge=1, le=2**63 - 1)
     items: list[LineItemIn] = Field(default_factory=list, max_length=500)
     issue_date: dt.date | None = Field(None, description="Default: today (in the business time zone).")
@@ -183,7 +190,7 @@ class InvoiceIn(Schema):
     tax_treatment: Literal[tuple(TaxTreatment.values)] | None = None  # type: ignore[valid-type]
 
 
-class InvoicePatch(Schema):
+class InvoicePatch(Input):
     """A draft's changes; what is left out stays. `items`, when given, replaces all the lines."""
 
     contact_id: OptionalInt = Field(None, ge=1, le=2**63 - 1)
@@ -197,15 +204,15 @@ class InvoicePatch(Schema):
     tax_treatment: Literal[tuple(TaxTreatment.values)] | None = None  # type: ignore[valid-type]
 
 
-class SendIn(Schema):
+class SendIn(Input):
     email: bool = Field(True, description="True: email it to the contact (with its PDF); false: only mark it as sent.")
 
 
-class VoidIn(Schema):
+class VoidIn(Input):
     email_credit_note: bool = Field(False, description="Email the credit note of a sent invoice to the contact.")
 
 
-class PaymentIn(Schema):
+class PaymentIn(Input):
     amount: Amount
     date: dt.date | None = Field(None, description="Default: today.")
     method: Literal[tuple(PaymentMethod.values)] = PaymentMethod.BANK_TRANSFER  # type: ignore[valid-type]
@@ -263,7 +270,7 @@ def recurring_out(plan: Any) -> dict[str, Any]:
     }
 
 
-class RecurringIn(Schema):
+class RecurringIn(Input):
     contact_id: Int = Field(..., ge=1, le=2**63 - 1)
     description: str = Field(..., max_length=2000)
     amount: Amount
@@ -301,7 +308,7 @@ def task_out(task: Any) -> dict[str, Any]:
     }
 
 
-class TaskIn(Schema):
+class TaskIn(Input):
     title: str = Field(..., max_length=2000)
     description: str = Field("", max_length=20_000)
     due_date: dt.date | None = None
@@ -324,12 +331,12 @@ class AutomationOut(Schema):
     definition: dict[str, Any] = Field(description="The automation in the export format (actions, steps, …).")
 
 
-class SwitchIn(Schema):
+class SwitchIn(Input):
     active: bool
     include_backlog: bool = Field(False, description="A reminder schedule switched on: also for invoices already due.")
 
 
-class ImportIn(Schema):
+class ImportIn(Input):
     automations: list[dict[str, Any]] = Field(..., max_length=1000, description="The export format: a list of automations.")
     replace: bool = Field(False, description="Update automations whose name is taken instead of refusing the file.")
 

@@ -187,6 +187,18 @@ def test_a_draft_given_another_buyer_takes_that_buyers_vat_treatment_unless_one_
     assert chosen.json()["tax_treatment"] == "standard", "a treatment given is kept"
 
 
+def test_a_misspelt_field_is_refused_and_changes_nothing(api):
+    invoice = make_invoice()
+    refused = api.patch(f"/api/v1/invoices/{invoice.pk}", {"note": "Thanks"})  # the field is `notes`
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == {"note": ["This field is not known here; check its name in the API docs."]}
+    assert Invoice.objects.get(pk=invoice.pk).notes == invoice.notes
+    line = api.post("/api/v1/invoices", {"contact_id": invoice.contact_id, "items": [{**LINE, "price": "5"}]})
+    assert line.status_code == 422 and Invoice.objects.count() == 1
+    assert api.post("/api/v1/contacts", {"name": "Ada", "mail": "a@example.com"}).status_code == 422
+    assert api.patch(f"/api/v1/invoices/{invoice.pk}", {"notes": "Thanks"}).status_code == 200
+
+
 def test_a_read_only_token_cannot_change_a_draft(reader_api):
     invoice = make_invoice()
     assert reader_api.patch(f"/api/v1/invoices/{invoice.pk}", {"notes": "x"}).status_code == 403
