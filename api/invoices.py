@@ -123,10 +123,6 @@ def update_invoice(request: HttpRequest, pk: int, payload: InvoicePatch):
         contact_id = changes.pop("contact_id")
         changes["contact"] = get_or_404(Contact.objects.all(), contact_id,
                                         _("There is no contact %(id)s.") % {"id": contact_id})
-        if "tax_treatment" not in changes:  # as for a new draft: the new buyer's default
-            changes["tax_treatment"] = services.default_tax_treatment(changes["contact"])
-    if "notes" in changes:
-        changes["notes"] = changes["notes"] or ""
     items = changes.pop("items", None)
     services.update_draft_invoice(invoice=invoice, items=items, **changes)
     return _fresh(invoice)

@@ -15,7 +15,6 @@ from automations.triggers import Frequency, Trigger
 from invoices.models import Interval, InvoiceKind, InvoiceStatus, Language, PaymentMethod, RecurringStatus, TaxTreatment
 
 
-
 def _not_a_bool(expected: str):
     """pydantic reads true/false as 1/0 where a number is wanted: `"contact_id": true` made an
     invoice for contact 1, `"unit_price": true` a line of 1.00. A JSON boolean is refused instead."""

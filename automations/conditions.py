@@ -19,7 +19,7 @@ from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from invoices.models import Contact, Invoice, Language, Tag, tag_ids_named
+from invoices.models import Contact, Invoice, Language, Tag, tag_ids_named, tag_key
 from invoices.validators import currency_codes
 
 
@@ -93,7 +93,8 @@ def _tagged(names: list[str]) -> Exists:
 
 
 def _has_tag(invoice: Invoice, names: list[str]) -> bool:
-    return invoice.contact.tags.filter(_named(names)).exists()
+    wanted = {tag_key(name) for name in names}
+    return any(tag_key(tag.name) in wanted for tag in invoice.contact.tags.all())
 
 
 def _tag_list(names: list[str]) -> str:

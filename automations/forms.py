@@ -237,6 +237,11 @@ class StepChoiceField(forms.ModelChoiceField):
         return step.name
 
 
+def active_users():
+    """The people a task can be given to."""
+    return get_user_model().objects.filter(is_active=True).order_by("username")
+
+
 class AssigneeChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, user) -> str:
         full = user.get_full_name()
@@ -277,7 +282,7 @@ class ActionForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
+        self.fields["assignee"].queryset = active_users()
         self.fields["workflow"].queryset = Workflow.objects.order_by("name")
         self.fields["step"].queryset = Step.objects.order_by("workflow__name", "position", "pk")
         for name in ("workflow", "step", "assignee"):
@@ -501,7 +506,7 @@ class ScheduleStepForm(forms.Form):
         for name in ("subject", "body", "subject_de", "body_de", "sender_name", "task_title"):
             self.fields[name].widget.attrs["data-placeholder-target"] = ""
         self.fields["timing"].widget.attrs["class"] = "form-select"
-        self.fields["task_assignee"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
+        self.fields["task_assignee"].queryset = active_users()
         self.fields["move_to"].queryset = Step.objects.select_related("workflow").order_by(
             "workflow__name", "position", "pk")
         for name in ("task_assignee", "move_to"):

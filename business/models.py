@@ -30,7 +30,6 @@ from .validators import (
 ONE_LINE = [validate_no_line_breaks]
 
 
-
 # Callables, not time values: Django's check warns about a fixed time default (fields.W161) when
 # it runs within 10 seconds of that time of day, which failed `check --deploy` at 18:00:0x.
 def default_send_from() -> dt.time:
@@ -39,6 +38,7 @@ def default_send_from() -> dt.time:
 
 def default_send_until() -> dt.time:
     return dt.time(18, 0)
+
 
 class BusinessProfile(models.Model):
     legal_name = models.CharField(_("legal name"), max_length=200, blank=True, validators=ONE_LINE,

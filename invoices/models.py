@@ -115,12 +115,16 @@ class Contact(models.Model):
         return parts[1] if len(parts) > 1 else ""
 
 
+def tag_key(name: str) -> str:
+    """What makes two tag names the same tag: case and runs of spaces do not count ("vip" is "VIP")."""
+    return " ".join(name.split()).casefold()
+
+
 def tag_ids_named(names: list[str] | tuple[str, ...]) -> list[int]:
-    """The ids of the tags named so in any case ("vip" is the tag "VIP"; runs of spaces count as one).
-    Compared in Python (there are few tags): SQLite's case-insensitive match knows only ASCII letters,
-    so "übersee" would not be the tag "Übersee" there."""
-    wanted = {" ".join(name.split()).casefold() for name in names}
-    return [pk for pk, name in Tag.objects.values_list("pk", "name") if " ".join(name.split()).casefold() in wanted]
+    """The ids of the tags named so (see tag_key). Compared in Python (there are few tags): SQLite's
+    case-insensitive match knows only ASCII letters, so "übersee" would not be the tag "Übersee" there."""
+    wanted = {tag_key(name) for name in names}
+    return [pk for pk, name in Tag.objects.values_list("pk", "name") if tag_key(name) in wanted]
 
 
 def tagged(contacts: QuerySet[Contact], name: str) -> QuerySet[Contact]:

@@ -395,13 +395,17 @@ def update_draft_invoice(
     items: Iterable[Mapping[str, Any] | LineItem] | None = None,
     **fields: Any,
 ) -> Invoice:
-    """Change a draft's contact, dates, currency, notes, VAT treatment or line items (all replaced when given)."""
+    """Change a draft's contact, dates, currency, notes, VAT treatment or line items (all replaced when given).
+    A VAT treatment of None ("automatic"), or a new contact without one, is the contact's default, as
+    for a new draft."""
     allowed = {"contact", "issue_date", "due_date", "currency", "notes", "service_date", "service_end", "tax_treatment"}
     unknown = set(fields) - allowed
     if unknown:
         raise TypeError(f"update_draft_invoice() cannot change {', '.join(sorted(unknown))}")
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if fields.get("tax_treatment") is None and ("tax_treatment" in fields or "contact" in fields):
+            fields["tax_treatment"] = default_tax_treatment(fields.get("contact") or locked.contact)
         if locked.status != InvoiceStatus.DRAFT:
             raise DomainError(_("Only a draft can be edited; invoice %(number)s is %(status)s.") % {
                 "number": locked.number, "status": locked.get_status_display()})

@@ -177,9 +177,7 @@ def invoice_edit(request: HttpRequest, pk: int) -> HttpResponse:
         form = InvoiceForm(request.POST)
         formset = line_item_formset(data=request.POST, initial=_items_initial(invoice))
         if form.is_valid() and formset.is_valid():
-            fields = form.invoice_fields()
-            if fields["tax_treatment"] is None:  # "automatic": what the service would choose for this contact
-                fields["tax_treatment"] = services.default_tax_treatment(fields["contact"])
+            fields = form.invoice_fields()  # a tax treatment of None: "automatic", chosen by the service
             try:
                 services.update_draft_invoice(invoice=invoice, items=formset.items(), **fields)
             except DomainError as exc:
